@@ -201,3 +201,37 @@ final class WorkedExampleTests: XCTestCase {
         XCTAssertEqual(lastTrueIndices(mask: [false, false], batchSize: 1, length: 2), [nil])
     }
 }
+
+final class PPOMetricsTests: XCTestCase {
+    func testRolloutMetricsWorkedExample() throws {
+        // Two responses of lengths 2 and 1 (L = 2); k1 kl = [0.5, -0.25 | 0.1, -]; klCoef 0.1.
+        let lp: [Float] = [-1, -2, -0.5, 0], ref: [Float] = [-1.5, -1.75, -0.6, 0]
+        let mask = [true, true, true, false]
+        let r = try perTokenRewards(scores: [1, 3], logProbs: lp, refLogProbs: ref, mask: mask, batchSize: 2, responseLength: 2, klCoef: 0.1)
+        let m = rolloutMetrics(scores: [1, 3], rewards: r, logProbs: lp, mask: mask, containsEOS: [true, false])
+        XCTAssertEqual(m["objective/kl"]!, (0.25 + 0.1) / 2, accuracy: 1e-6)
+        XCTAssertEqual(m["objective/entropy"]!, (3 + 0.5) / 2, accuracy: 1e-6)
+        XCTAssertEqual(m["objective/non_score_reward"]!, -0.1 * 0.35 / 2, accuracy: 1e-6)
+        XCTAssertEqual(m["objective/scores"]!, 2)
+        XCTAssertEqual(m["objective/rlhf_reward"]!, 2 - 0.0175, accuracy: 1e-6)
+        XCTAssertEqual(m["val/num_eos_tokens"], 1)
+    }
+
+    func testUpdateMetricsAverageMinibatches() throws {
+        var acc = PPOUpdateMetrics()
+        XCTAssertEqual(acc.metrics, [:])
+        let p1 = try clippedPolicyLoss(newLogProbs: [0, 0], oldLogProbs: [0, 0], advantages: [1, -1], mask: nil, cliprange: 0.2)
+        let p2 = try clippedPolicyLoss(newLogProbs: [0.1, 0], oldLogProbs: [0, 0], advantages: [1, -1], mask: nil, cliprange: 0.2)
+        let v = try clippedValueLoss(newValues: [1], oldValues: [1], returns: [0], mask: nil, cliprangeValue: 0.2)
+        acc.add(policy: p1, value: v, entropyMean: 2)
+        acc.add(policy: p2, value: v, entropyMean: 4)
+        let m = acc.metrics
+        XCTAssertEqual(acc.count, 2)
+        XCTAssertEqual(m["policy/entropy_avg"], 3)
+        XCTAssertEqual(m["loss/value_avg"], 0.5)
+        XCTAssertEqual(m["val/ratio"]!, (1 + (exp(0.1) + 1) / 2) / 2, accuracy: 1e-6)
+        XCTAssertEqual(m["policy/approxkl_avg"]!, (0 + 0.5 * 0.01 / 2) / 2, accuracy: 1e-7)
+        XCTAssertEqual(Set(m.keys), ["policy/approxkl_avg", "policy/clipfrac_avg", "policy/entropy_avg", "loss/policy_avg",
+                                     "loss/value_avg", "val/clipfrac_avg", "val/ratio", "val/ratio_var"])
+    }
+}
