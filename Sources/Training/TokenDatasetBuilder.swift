@@ -165,3 +165,25 @@ public struct GutenbergBook: Equatable, Sendable {
         return books
     }
 }
+
+extension GutenbergBook {
+    /// Reads and parses `manifest.tsv`.
+    /// - Parameter url: the manifest's path; books' `file` paths are relative to its directory.
+    /// - Throws: `TrainingError.io` when it cannot be read; `TrainingError.invalidManifest` (see `parseManifest`).
+    public static func readManifest(at url: URL) throws -> [GutenbergBook] {
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw TrainingError.io(operation: "read", path: url.path, reason: error.localizedDescription)
+        }
+        return try parseManifest(text, path: url.path)
+    }
+
+    /// The book's text, read from `manifestDirectory/file`.
+    /// - Throws: `TrainingError.io` when the file is missing or not UTF-8.
+    public func text(relativeTo manifestDirectory: URL) throws -> String {
+        let url = manifestDirectory.appendingPathComponent(file)
+        do { return try String(contentsOf: url, encoding: .utf8) } catch {
+            throw TrainingError.io(operation: "read book \(id)", path: url.path, reason: error.localizedDescription)
+        }
+    }
+}

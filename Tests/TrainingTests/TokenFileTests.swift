@@ -127,4 +127,24 @@ final class TokenDatasetBuilderTests: XCTestCase {
         }
         XCTAssertThrowsError(try GutenbergBook.parseManifest("id\tfile\n"))
     }
+
+    func testBuildFromAManifestDirectoryHoldingOutABook() throws {
+        let dir = TestDirectory()
+        try FileManager.default.createDirectory(at: dir.path("books"), withIntermediateDirectories: true)
+        try "pg_id\tfile\ttitle\tauthor\n1\tbooks/pg1.txt\tA\tX\n2\tbooks/pg2.txt\tB\tY\n"
+            .write(to: dir.path("manifest.tsv"), atomically: true, encoding: .utf8)
+        try "abc".write(to: dir.path("books/pg1.txt"), atomically: true, encoding: .utf8)
+        try "hello".write(to: dir.path("books/pg2.txt"), atomically: true, encoding: .utf8)
+        let books = try GutenbergBook.readManifest(at: dir.path("manifest.tsv"))
+        let byID = Dictionary(uniqueKeysWithValues: books.map { ($0.id, $0) })
+        // A byte-level stand-in for the tokenizer: one id per UTF-8 byte.
+        let split = try TokenDatasetBuilder(vocabSize: 256, tokenizerFingerprint: "bytes")
+            .build(documentIDs: books.map(\.id), holdout: .ids(["2"]), into: dir.path("out")) { id in
+                try byID[id]!.text(relativeTo: dir.url).utf8.map { Int32($0) }
+            }
+        let v = try TokenFileReader(base: split.validationBase)
+        XCTAssertEqual(String(decoding: v.tokens(0..<v.count).map { UInt8($0) }, as: UTF8.self), "hello")
+        XCTAssertEqual(split.train.count, 3)
+        XCTAssertThrowsError(try GutenbergBook(id: "9", file: "books/none.txt", title: "", author: "").text(relativeTo: dir.url))
+    }
 }
