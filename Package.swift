@@ -83,6 +83,7 @@ let package = Package(
             swiftSettings: numericFlags),
 
         // MARK: - Tests (run in release: `swift test -c release -Xswiftc -enable-testing`)
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tensors", "SafeTensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
