@@ -45,7 +45,8 @@ public struct AttentionShape: Sendable, Equatable {
 ///
 /// Key j is visible to query i when `j <= Tk - Tq + i` and `keyMask[b, j] != 0`. Masked scores get
 /// probability exactly 0 (as HF's additive `finfo.min` mask does after `exp`). A query that sees no key at
-/// all (a left-padding query) gets all-zero probabilities and a zero output row, never NaN.
+/// all (a left-padding query) gets all-zero probabilities and a zero output row, never NaN (as torch
+/// SDPA, transformers' default attention, does; HF eager would average all keys uniformly there).
 /// - Parameters:
 ///   - out: `[B*Tq, H*D]`, written.
 ///   - probs: `[B, H, Tq, Tk]`, written: attention probabilities (kept for backward).
