@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"]),
         .testTarget(name: "PreferencesTests", dependencies: ["Preferences"]),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"]),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
