@@ -135,6 +135,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let base = logger.handler
         var stageLogger = Logger(label: "rlhf.stage.\(stage.name)") { _ in MultiplexLogHandler([fileHandler, base]) }
         stageLogger[metadataKey: "stage"] = "\(stage.name)"
+        let fileLogger = Logger(label: "rlhf.stage.\(stage.name)") { _ in fileHandler }
         do {
             // 1. Inputs and key.
             var inputURLs: [String: URL] = [:]
@@ -178,7 +179,7 @@ public final class PipelineRunner: @unchecked Sendable {
         } catch {
             result.state = .failed
             result.error = (error as? PipelineError)?.description ?? (error is CancellationError ? "cancelled" : "\(error)")
-            stageLogger.error("stage failed", metadata: ["error": "\(result.error ?? "")"])
+            fileLogger.error("stage failed", metadata: ["error": "\(result.error ?? "")"])
             return finish(result, start)
         }
     }
