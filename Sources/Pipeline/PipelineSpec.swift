@@ -44,7 +44,7 @@ public struct StageSpec: @unchecked Sendable {  // Yams nodes are immutable valu
     /// Extra files or directories (relative to the pipeline directory) whose content is part of the key.
     public var inputs: [String]
     /// Raw parameter nodes by name, typed against the kind's schema by `PipelineValidator`.
-    public var rawParams: [(name: String, node: Node)]
+    public var rawParams: [(name: String, node: Node, key: Node)]
     /// A per-stage seed overriding the pipeline's.
     public var seed: UInt64?
     public var location: SourceLocation
@@ -170,7 +170,7 @@ extension PipelineSpec {
         var needsLocations: [SourceLocation] = []
         var inputs: [String] = []
         var inputLocations: [SourceLocation] = []
-        var params: [(String, Node)] = []
+        var params: [(String, Node, Node)] = []
         var paramsLocation = loc(node)
         var seed: UInt64?
         func stringList(_ value: Node, field: String) throws -> [(String, SourceLocation)] {
@@ -212,7 +212,7 @@ extension PipelineSpec {
                         throw PipelineError.invalid(location: loc(pk), message: "stage '\(name)': parameter names must be strings",
                                                     fix: "use a plain key such as `steps:`")
                     }
-                    params.append((pname, pv))
+                    params.append((pname, pv, pk))
                 }
             case "seed":
                 guard let v = value.int, v >= 0 else {

@@ -66,9 +66,10 @@ public enum PipelineValidator {
             var values: [String: ParameterValue] = [:]
             var pathInputs: [(String, URL)] = []
             let schema = kind.parameters
-            for (pname, node) in stage.rawParams {
+            for (pname, node, keyNode) in stage.rawParams {
                 let loc = location(node, spec.file.path)
                 guard let p = schema[pname] else {
+                    let loc = location(keyNode, spec.file.path)
                     let suggestion = closest(pname, in: schema.parameters.map(\.name))
                     errors.append(.invalid(location: loc, message: "stage '\(stage.name)': unknown parameter '\(pname)' for kind '\(stage.kind)'",
                                            fix: (suggestion.map { "did you mean '\($0)'? " } ?? "")
