@@ -55,12 +55,11 @@ public final class PipelineRunner: @unchecked Sendable {
         let order = pipeline.stages.filter { selected.contains($0.name) }
         let runID = options.dryRun ? 0 : try store.startRun(pipeline: pipeline.spec.name, file: pipeline.spec.file.path)
         events(.started(runID: runID))
-        let heartbeat = Task.detached { [store] in
-            while !Task.isCancelled {
-                try? await Task.sleep(nanoseconds: 5_000_000_000)
-                if runID > 0 { try? store.heartbeat(run: runID) }
-            }
-        }
+        // A timer on a Dispatch queue, not a task: CPU-bound stages may occupy every cooperative thread.
+        let heartbeat = DispatchSource.makeTimerSource(queue: .global())
+        heartbeat.schedule(deadline: .now() + 5, repeating: 5)
+        heartbeat.setEventHandler { [store] in if runID > 0 { try? store.heartbeat(run: runID) } }
+        heartbeat.resume()
         defer { heartbeat.cancel() }
 
         var results: [String: StageResult] = [:]

@@ -119,21 +119,27 @@ public final class PipelineStore: @unchecked Sendable {
         }
     }
 
-    /// Marks as `interrupted` every running run and stage run whose process is dead: same host and the
-    /// pid no longer exists, or (any host) no heartbeat for `lease` seconds.
+    /// Marks as `interrupted` every running run and stage run whose process is dead. On this host: the
+    /// pid no longer exists, or the heartbeat stopped for `lease` seconds and nobody holds the stage's
+    /// lock (a reused pid). On another host: no heartbeat for `lease` seconds.
     /// - Returns: the stage runs that were reaped.
     @discardableResult
     public func reapStale(lease: Double = PipelineStore.lease) throws -> [StageRunRecord] {
-        func dead(pid: Int32?, host: String?, heartbeat: Double?) -> Bool {
-            if let heartbeat, heartbeat < Self.now - lease { return true }
-            guard let pid, host == Self.host else { return false }
+        let workdir = self.workdir
+        func dead(pid: Int32?, host: String?, heartbeat: Double?, key: String?) -> Bool {
+            let stale = (heartbeat ?? 0) < Self.now - lease
+            guard let pid, host == Self.host else { return stale }
             if pid == Self.pid { return false }
-            return kill(pid, 0) != 0 && errno == ESRCH
+            if kill(pid, 0) != 0 && errno == ESRCH { return true }
+            guard stale, let key else { return false }
+            let lock = FileLock(workdir.appendingPathComponent("locks/\(key).lock"))
+            defer { lock.unlock() }
+            return (try? lock.tryLock()) == true
         }
         return try write { db in
             let running = try StageRunRecord.fetchAll(db, sql: "SELECT * FROM stage_runs WHERE state = 'running'")
             var reaped: [StageRunRecord] = []
-            for var r in running where dead(pid: r.pid, host: r.host, heartbeat: r.heartbeat) {
+            for var r in running where dead(pid: r.pid, host: r.host, heartbeat: r.heartbeat, key: r.key) {
                 let message = "interrupted: process \(r.pid.map(String.init) ?? "?") on \(r.host ?? "?") died while running"
                 try db.execute(sql: "UPDATE stage_runs SET state = 'interrupted', ended = heartbeat, error = ? WHERE id = ?",
                                arguments: [message, r.id])
@@ -142,7 +148,7 @@ public final class PipelineStore: @unchecked Sendable {
                 reaped.append(r)
             }
             let runs = try RunRecord.fetchAll(db, sql: "SELECT * FROM runs WHERE state = 'running'")
-            for r in runs where dead(pid: r.pid, host: r.host, heartbeat: r.heartbeat) {
+            for r in runs where dead(pid: r.pid, host: r.host, heartbeat: r.heartbeat, key: nil) {
                 try db.execute(sql: "UPDATE runs SET state = 'interrupted', ended = heartbeat, error = ? WHERE id = ?",
                                arguments: ["interrupted: process \(r.pid) on \(r.host) died", r.id])
             }
