@@ -305,13 +305,14 @@ public final class PipelineStore: @unchecked Sendable {
         try read { db in try ArtifactRecord.fetchAll(db, sql: "SELECT * FROM artifacts ORDER BY created DESC") }
     }
 
-    /// Digests of artifacts referenced (produced, served or consumed) by the newest `keepLast` runs.
+    /// Digests of artifacts referenced (produced, served or consumed) by the newest `keepLast` runs of
+    /// each pipeline file.
     public func artifactsReferenced(byLastRuns keepLast: Int) throws -> Set<String> {
         try read { db in
+            let recent = "SELECT id FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY file ORDER BY id DESC) AS rn FROM runs) WHERE rn <= ?"
             let digests = try String.fetchAll(db, sql: """
-                SELECT artifact FROM stage_runs WHERE artifact IS NOT NULL AND run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)
-                UNION SELECT l.artifact FROM lineage l JOIN stage_runs s ON s.id = l.stage_run_id
-                  WHERE s.run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)
+                SELECT artifact FROM stage_runs WHERE artifact IS NOT NULL AND run_id IN (\(recent))
+                UNION SELECT l.artifact FROM lineage l JOIN stage_runs s ON s.id = l.stage_run_id WHERE s.run_id IN (\(recent))
                 """, arguments: [keepLast, keepLast])
             return Set(digests)
         }

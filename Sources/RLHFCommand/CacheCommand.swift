@@ -49,11 +49,11 @@ struct CacheCommand: ParsableCommand {
     struct GC: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "gc",
-            abstract: "Delete artifacts not used by the last N runs, and temporary files of dead processes.")
+            abstract: "Delete artifacts not used by the last N runs of each pipeline, and temporary files of dead processes.")
 
         @OptionGroup var options: WorkdirOptions
 
-        @Option(name: .long, help: "Keep every artifact produced, served or consumed by the newest N runs.")
+        @Option(name: .long, help: "Keep every artifact produced, served or consumed by the newest N runs of each pipeline file.")
         var keepLast: Int = 5
 
         @Flag(name: .long, help: "Print what would be deleted; delete nothing.")
