@@ -9,14 +9,11 @@ public struct FileLogHandler: LogHandler {
         let lock = NSLock()
         let handle: FileHandle?
         init(_ url: URL) {
-            if !FileManager.default.fileExists(atPath: url.path) {
-                FileManager.default.createFile(atPath: url.path, contents: nil)
-            }
-            handle = try? FileHandle(forWritingTo: url)
-            _ = try? handle?.seekToEnd()
+            // O_APPEND: a command stage's child process appends its output to the same file.
+            let fd = open(url.path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+            handle = fd >= 0 ? FileHandle(fileDescriptor: fd, closeOnDealloc: true) : nil
         }
         func write(_ line: String) { lock.withLock { try? handle?.write(contentsOf: Data(line.utf8)) } }
-        deinit { try? handle?.close() }
     }
 
     private let sink: Sink

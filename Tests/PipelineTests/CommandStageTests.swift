@@ -62,7 +62,12 @@ final class CommandStageTests: XCTestCase {
         let error = try XCTUnwrap(r["broken"]?.error)
         XCTAssertTrue(error.contains("exited with status 3"), error)
         let log = try String(contentsOfFile: try XCTUnwrap(r["broken"]?.log), encoding: .utf8)
-        XCTAssertTrue(log.contains("oops"), log)
+        // The orchestrator's lines and the command's output share the file, in order.
+        let lines = log.split(separator: "\n").map(String.init)
+        let started = try XCTUnwrap(lines.firstIndex { $0.contains("running command") })
+        let oops = try XCTUnwrap(lines.firstIndex(of: "oops"), log)
+        let failed = try XCTUnwrap(lines.firstIndex { $0.contains("stage failed") })
+        XCTAssertTrue(started < oops && oops < failed, log)
         XCTAssertEqual(try sandbox.store().artifacts().count, 0, "a failed stage stores no artifact")
     }
 
