@@ -116,6 +116,16 @@ public struct ArtifactManifest: Sendable, Codable, Hashable {
         return ArtifactManifest(entries: entries)
     }
 
+    /// Removes the write permission of every regular file of the artifact at `root` (directories stay
+    /// writable so that `rlhf cache gc` can delete them); permissions are not part of the digest.
+    static func makeReadOnly(_ root: URL, _ manifest: ArtifactManifest) {
+        for e in manifest.entries where e.type == .file {
+            let path = root.path + "/" + e.path
+            var st = stat()
+            if stat(path, &st) == 0 { chmod(path, st.st_mode & ~mode_t(0o222)) }
+        }
+    }
+
     /// Whether `other` (a fresh scan) lists the same entries with the same sizes and times.
     public func quickMatches(_ other: ArtifactManifest) -> Bool {
         guard entries.count == other.entries.count else { return false }

@@ -328,9 +328,11 @@ public final class PipelineRunner: @unchecked Sendable {
                 // An unrecorded or damaged directory at this address: move it aside, keep the fresh one.
                 let aside = store.workdir.appendingPathComponent("quarantine/\(digest)-\(UUID().uuidString)")
                 try fm.moveItem(at: dest, to: aside)
+                ArtifactManifest.makeReadOnly(directory, manifest)
                 try fm.moveItem(at: directory, to: dest)
             }
         } else {
+            ArtifactManifest.makeReadOnly(directory, manifest)
             try fm.moveItem(at: directory, to: dest)
         }
         let manifestJSON = String(decoding: try JSONEncoder().encode(finalManifest), as: UTF8.self)

@@ -23,9 +23,10 @@ public final class PipelineStore: @unchecked Sendable {
     /// - Parameters:
     ///   - workdir: the work directory (e.g. `.rlhf`).
     ///   - create: create the directory and database when absent; otherwise a missing store is an error.
+    ///   - busyTimeout: seconds to wait for another process's write lock before failing.
     /// - Throws: `PipelineError.notFound` when `create` is false and there is no database;
     ///   `PipelineError.database` when the file is not a database, is locked, or cannot be migrated.
-    public init(workdir: URL, create: Bool = true) throws {
+    public init(workdir: URL, create: Bool = true, busyTimeout: Double = 30) throws {
         self.workdir = workdir.standardizedFileURL
         self.databaseURL = self.workdir.appendingPathComponent("rlhf.sqlite")
         let fm = FileManager.default
@@ -39,7 +40,7 @@ public final class PipelineStore: @unchecked Sendable {
             try? fm.createDirectory(at: self.workdir.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         var config = Configuration()
-        config.busyMode = .timeout(30)
+        config.busyMode = .timeout(busyTimeout)
         config.label = "rlhf"
         let path = databaseURL.path
         do {
@@ -61,7 +62,7 @@ public final class PipelineStore: @unchecked Sendable {
             return .database(path: path, message: "the file is not an SQLite database",
                              fix: "move the file away or pass a different `--workdir`")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return .database(path: path, message: "the database is locked by another process (waited 30 s)",
+            return .database(path: path, message: "the database is locked by another process",
                              fix: "wait for the other `rlhf` process to finish, or stop it")
         case .SQLITE_CORRUPT:
             return .database(path: path, message: "the database is corrupt",

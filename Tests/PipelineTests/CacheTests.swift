@@ -80,6 +80,10 @@ final class CacheTests: XCTestCase {
         let first = try await sandbox.run(yaml(tag))
         // Edit b's artifact (same size, so only the re-hash can tell) and delete c's.
         let bFile = first["b"]!.path! + "/out.txt"
+        var st = stat()
+        XCTAssertEqual(stat(bFile, &st), 0)
+        XCTAssertEqual(st.st_mode & 0o222, 0, "artifact files are read-only")
+        chmod(bFile, 0o644)
         try "XX".write(toFile: bFile, atomically: false, encoding: .utf8)
         try FileManager.default.removeItem(atPath: first["c"]!.path!)
         let store = try sandbox.store()

@@ -1,3 +1,4 @@
+import GRDB
 import XCTest
 @testable import Pipeline
 
@@ -16,6 +17,35 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try PipelineStore(workdir: sandbox.root.appendingPathComponent("absent"), create: false)) { error in
             XCTAssertTrue("\(error)".contains("run `rlhf run PIPELINE.yaml` first"), "\(error)")
         }
+    }
+
+    func testLockedDatabaseIsAClearErrorAndNothingIsLost() throws {
+        let sandbox = try Sandbox()
+        let store = try PipelineStore(workdir: sandbox.workdir)
+        let first = try store.startRun(pipeline: "p", file: "/p.yaml")
+        // Another connection (as another process would) holds the write lock.
+        let other = try DatabaseQueue(path: store.databaseURL.path)
+        let locked = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? other.write { db in
+                try db.execute(sql: "INSERT INTO runs (pipeline, file, state, started, pid, host, heartbeat) VALUES ('x', 'x', 'failed', 0, 0, 'h', 0)")
+                locked.signal()
+                release.wait()
+                throw CancellationError()  // roll back
+            }
+            locked.signal()
+        }
+        holder.start()
+        locked.wait()
+        let blocked = try PipelineStore(workdir: sandbox.workdir, busyTimeout: 0.2)
+        XCTAssertThrowsError(try blocked.startRun(pipeline: "p", file: "/p.yaml")) { error in
+            XCTAssertTrue("\(error)".contains("locked by another process"), "\(error)")
+        }
+        release.signal()
+        locked.wait()
+        XCTAssertEqual(try blocked.runs().map(\.id), [first])
+        XCTAssertEqual(try blocked.startRun(pipeline: "p", file: "/p.yaml"), first + 1)
     }
 
     func testReopenKeepsDataAndReapsDeadProcesses() throws {
