@@ -45,9 +45,19 @@ public struct CommandStage: StageKind {
             if case .string(let s) = v { env[k] = s } else { env[k] = v.canonicalJSON }
         }
         context.logger.info("running command", metadata: ["run": "\(command)"])
+        // Metrics are read while the command runs (so `rlhf status` shows them live) and once more at exit.
+        let tail = MetricsFileTail(url: metricsFile, recorder: context.metrics)
+        let poller = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 1_000_000_000)
+                tail.poll()
+            }
+        }
+        defer { poller.cancel() }
         let status = try await ChildProcess.run(shellCommand: command, directory: context.pipelineDirectory,
                                                 environment: env, output: context.logFile, cancellation: context)
-        CommandStage.readMetrics(metricsFile, into: context.metrics)
+        poller.cancel()
+        tail.poll()
         guard status == 0 else {
             throw PipelineError.stageFailed(stage: context.stageName,
                                             message: "command exited with status \(status): \(command)",
@@ -60,18 +70,42 @@ public struct CommandStage: StageKind {
         "RLHF_INPUT_" + stage.uppercased().map { $0.isLetter || $0.isNumber ? String($0) : "_" }.joined()
     }
 
-    /// Parses JSON lines of metrics; malformed lines are skipped.
-    static func readMetrics(_ url: URL, into recorder: MetricsRecorder) {
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
-        for line in text.split(separator: "\n") {
-            guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { continue }
-            let step = (obj["step"] as? NSNumber)?.intValue ?? 0
-            if let name = obj["name"] as? String, let value = obj["value"] as? NSNumber {
-                recorder.log(step: step, name: name, value: value.doubleValue)
-            } else {
-                for (k, v) in obj where k != "step" {
-                    if let n = v as? NSNumber { recorder.log(step: step, name: k, value: n.doubleValue) }
-                }
+    /// Parses one JSON line of metrics into `recorder`; malformed lines are skipped.
+    static func parseMetricLine<S: StringProtocol>(_ line: S, into recorder: MetricsRecorder) {
+        guard let obj = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else { return }
+        let step = (obj["step"] as? NSNumber)?.intValue ?? 0
+        if let name = obj["name"] as? String, let value = obj["value"] as? NSNumber {
+            recorder.log(step: step, name: name, value: value.doubleValue)
+        } else {
+            for k in obj.keys.sorted() where k != "step" {
+                if let n = obj[k] as? NSNumber { recorder.log(step: step, name: k, value: n.doubleValue) }
+            }
+        }
+    }
+}
+
+/// Reads the complete lines appended to a metrics file since the last poll.
+final class MetricsFileTail: @unchecked Sendable {
+    let url: URL
+    let recorder: MetricsRecorder
+    private let lock = NSLock()
+    private var offset: UInt64 = 0
+
+    init(url: URL, recorder: MetricsRecorder) {
+        self.url = url
+        self.recorder = recorder
+    }
+
+    func poll() {
+        lock.withLock {
+            guard let handle = try? FileHandle(forReadingFrom: url) else { return }
+            defer { try? handle.close() }
+            guard (try? handle.seek(toOffset: offset)) != nil, let data = try? handle.readToEnd(), !data.isEmpty,
+                  let lastNewline = data.lastIndex(of: UInt8(ascii: "\n")) else { return }
+            let complete = data[data.startIndex...lastNewline]
+            offset += UInt64(complete.count)
+            for line in String(decoding: complete, as: UTF8.self).split(separator: "\n") {
+                CommandStage.parseMetricLine(line, into: recorder)
             }
         }
     }
