@@ -35,7 +35,7 @@ struct DatabaseOptions: ParsableArguments {
     func connectMigrated(_ label: String) throws -> PreferenceStore {
         let store = try connect(label)
         guard try !store.appliedMigrations().isEmpty else {
-            throw ValidationError("the database at \(store.location) has no preference schema yet; run `rlhf db migrate` first")
+            throw CLIError("the database at \(store.location) has no preference schema yet; run `rlhf db migrate` first")
         }
         return store
     }
@@ -56,4 +56,10 @@ func jsonString<T: Encodable>(_ value: T) throws -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     return String(decoding: try encoder.encode(value), as: UTF8.self)
+}
+
+/// A runtime failure of a command, printed as `Error: <message>` with exit status 1.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
 }
