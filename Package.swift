@@ -89,7 +89,7 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"]),
-        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"]),
+        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),

@@ -11,6 +11,7 @@ struct RLHF: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             RunCommand.self, StatusCommand.self, RunsCommand.self, ArtifactsCommand.self, CacheCommand.self, ReportCommand.self,
+            DBCommand.self, PrefsCommand.self, LabelCommand.self,
         ]
     )
 }
