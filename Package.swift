@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Retrieval",
             dependencies: ["Llama", "Tokenization", "Training", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: numericFlags),
         .target(
             name: "Preferences",
@@ -83,12 +83,13 @@ let package = Package(
             swiftSettings: numericFlags),
 
         // MARK: - Tests (run in release: `swift test -c release -Xswiftc -enable-testing`)
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"], resources: [.copy("Fixtures")]),
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tensors", "SafeTensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"]),
-        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),

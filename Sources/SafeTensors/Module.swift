@@ -1,2 +1,0 @@
-// Reading and writing the safetensors format (Hugging Face).
-// (Module placeholder: the module's files replace this one as they land.)
