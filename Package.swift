@@ -45,7 +45,7 @@ let package = Package(
         .target(
             name: "Retrieval",
             dependencies: ["Llama", "Tokenization", "Training", .product(name: "GRDB", package: "GRDB.swift"),
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: numericFlags),
         .target(
             name: "Preferences",
@@ -88,9 +88,9 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tensors", "SafeTensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"]),
-        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"]),
-        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),

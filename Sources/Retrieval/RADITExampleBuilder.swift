@@ -1,0 +1,172 @@
+import Foundation
+
+// MARK: - Example mix
+
+/// The share of each kind of retrieval-augmented training example (normalised to sum to 1).
+///
+/// RA-DIT (Lin et al. 2023, sec. 2.2) fine-tunes the LM on retrieved passages that are sometimes
+/// irrelevant, so the model learns to use a passage when it helps and to fall back on its own
+/// knowledge when it does not; the closed-book share keeps the plain "Question/Answer" format alive.
+public struct RAGExampleMix: Codable, Equatable, Sendable {
+    /// Top-k retrieved passages, with a passage containing the answer among them.
+    public var retrieved: Double
+    /// Only passages that do not contain the answer (hard negatives from the same search).
+    public var distractorOnly: Double
+    /// No passage: the closed-book prompt.
+    public var closedBook: Double
+
+    enum CodingKeys: String, CodingKey {
+        case retrieved
+        case distractorOnly = "distractor_only"
+        case closedBook = "closed_book"
+    }
+
+    /// Defaults: 70% retrieved, 15% distractor-only, 15% closed-book.
+    public init(retrieved: Double = 0.7, distractorOnly: Double = 0.15, closedBook: Double = 0.15) {
+        self.retrieved = retrieved
+        self.distractorOnly = distractorOnly
+        self.closedBook = closedBook
+    }
+
+    /// - Throws: `RetrievalError.invalidParameter` when a share is negative or all are 0.
+    public func validate() throws {
+        for (name, value) in [("retrieved", retrieved), ("distractor_only", distractorOnly), ("closed_book", closedBook)]
+        where !(value >= 0) || !value.isFinite {
+            throw RetrievalError.invalidParameter(name: "mix.\(name)", value: "\(value)", expected: "a share >= 0")
+        }
+        guard retrieved + distractorOnly + closedBook > 0 else {
+            throw RetrievalError.invalidParameter(name: "mix", value: "all 0", expected: "at least one share > 0")
+        }
+    }
+}
+
+/// Which kind of context a training example has.
+public enum RAGExampleKind: String, Codable, Sendable, CaseIterable {
+    case retrieved
+    case distractorOnly = "distractor_only"
+    case closedBook = "closed_book"
+}
+
+/// One training example: the prompt (no loss) and the answer (loss), kept apart for loss masking.
+public struct RAGTrainingExample: Codable, Equatable, Sendable {
+    /// Id of the QA example it comes from.
+    public var id: String
+    public var kind: RAGExampleKind
+    /// The full prompt text, ending with `"Answer:"`.
+    public var prompt: String
+    /// The reference answer (the first of the QA example's answers); encode with `RAGPromptTemplate.encode`.
+    public var answer: String
+    /// References (`doc#chunk`) of the passages in the prompt, in order.
+    public var passages: [String]
+    /// For `retrieved`: whether a passage containing the answer was found (in the top k, or deeper and
+    /// swapped in). Always false for the other kinds.
+    public var containsAnswer: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, prompt, answer, passages
+        case containsAnswer = "contains_answer"
+    }
+}
+
+// MARK: - Builder
+
+/// Builds RA-DIT style training examples from QA pairs and a retriever.
+///
+/// Steps, for a given seed:
+/// 1. Shuffle the questions with the seed and give the first `round(retrieved * n)` the kind
+///    `retrieved`, the next `round(distractorOnly * n)` `distractorOnly`, the rest `closedBook`.
+/// 2. `retrieved`: the top k chunks. If none contains an answer (`SQuADMetrics.contains`), the best
+///    chunk containing one among the top `searchDepth` replaces a seeded-random slot.
+/// 3. `distractorOnly`: the first k chunks of the top `searchDepth` that contain no answer.
+/// 4. `closedBook`: no passage.
+/// The output keeps the input order of the questions.
+public struct RADITExampleBuilder: Sendable {
+    public var retriever: any Retriever
+    public var template: RAGPromptTemplate
+    /// Passages per open-book prompt.
+    public var topK: Int
+    public var mix: RAGExampleMix
+    /// How deep to search for a gold passage to swap in or for distractors.
+    public var searchDepth: Int
+    public var seed: UInt64
+
+    /// - Throws: `RetrievalError.invalidParameter` for `topK < 1`, `searchDepth < topK` or a bad mix.
+    public init(
+        retriever: any Retriever, template: RAGPromptTemplate = RAGPromptTemplate(), topK: Int = 3,
+        mix: RAGExampleMix = RAGExampleMix(), searchDepth: Int = 30, seed: UInt64 = 0
+    ) throws {
+        guard topK >= 1 else {
+            throw RetrievalError.invalidParameter(name: "top_k", value: "\(topK)", expected: "at least 1")
+        }
+        guard searchDepth >= topK else {
+            throw RetrievalError.invalidParameter(name: "search_depth", value: "\(searchDepth)", expected: "at least top_k (\(topK))")
+        }
+        try mix.validate()
+        self.retriever = retriever
+        self.template = template
+        self.topK = topK
+        self.mix = mix
+        self.searchDepth = searchDepth
+        self.seed = seed
+    }
+
+    /// The kind of each question, in input order (step 1 above).
+    public func kinds(count: Int) -> [RAGExampleKind] {
+        let total = mix.retrieved + mix.distractorOnly + mix.closedBook
+        let retrievedCount = Int((mix.retrieved / total * Double(count)).rounded())
+        let distractorCount = min(count - retrievedCount, Int((mix.distractorOnly / total * Double(count)).rounded()))
+        var generator = SeededGenerator(seed: seed)
+        let order = Array(0..<count).shuffled(using: &generator)
+        var kinds = [RAGExampleKind](repeating: .closedBook, count: count)
+        for (rank, index) in order.enumerated() {
+            if rank < retrievedCount {
+                kinds[index] = .retrieved
+            } else if rank < retrievedCount + distractorCount {
+                kinds[index] = .distractorOnly
+            }
+        }
+        return kinds
+    }
+
+    /// One training example per question, in input order.
+    /// - Parameters:
+    ///   - questions: the training part of a QA set.
+    ///   - progress: called with (questions done, total).
+    /// - Throws: retriever errors.
+    public func build(_ questions: [QAExample], progress: ((Int, Int) -> Void)? = nil) throws -> [RAGTrainingExample] {
+        let kinds = kinds(count: questions.count)
+        var generator = SeededGenerator(seed: seed ^ 0x5241_4449_5400_0000)
+        var examples: [RAGTrainingExample] = []
+        examples.reserveCapacity(questions.count)
+        for (index, question) in questions.enumerated() {
+            var passages: [RetrievedChunk] = []
+            var containsAnswer = false
+            let hasAnswer = { (chunk: RetrievedChunk) in
+                question.answers.contains { SQuADMetrics.contains(passage: chunk.text, answer: $0) }
+            }
+            switch kinds[index] {
+            case .retrieved:
+                let ranked = try retriever.search(question.question, topK: searchDepth)
+                passages = Array(ranked.prefix(topK))
+                if passages.contains(where: hasAnswer) {
+                    containsAnswer = true
+                } else if let gold = ranked.dropFirst(topK).first(where: hasAnswer) {
+                    let slot = passages.isEmpty ? 0 : Int.random(in: 0..<passages.count, using: &generator)
+                    if passages.isEmpty { passages = [gold] } else { passages[slot] = gold }
+                    containsAnswer = true
+                }
+            case .distractorOnly:
+                let ranked = try retriever.search(question.question, topK: searchDepth)
+                passages = Array(ranked.filter { !hasAnswer($0) }.prefix(topK))
+            case .closedBook:
+                passages = []
+            }
+            examples.append(RAGTrainingExample(
+                id: question.id, kind: kinds[index],
+                prompt: template.prompt(question: question.question, passages: passages),
+                answer: question.answers[0], passages: passages.map(\.reference), containsAnswer: containsAnswer))
+            progress?(index + 1, questions.count)
+        }
+        return examples
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+import Logging
+import XCTest
+@testable import Pipeline
+
+// MARK: - Test stage kinds (registered only in tests)
+
+/// Counts executions per stage name, across runners in this process.
+final class ExecutionCounter: @unchecked Sendable {
+    static let shared = ExecutionCounter()
+    private let lock = NSLock()
+    private var counts: [String: Int] = [:]
+    func bump(_ key: String) { lock.withLock { counts[key, default: 0] += 1 } }
+    func count(_ key: String) -> Int { lock.withLock { counts[key, default: 0] } }
+    func reset() { lock.withLock { counts.removeAll() } }
+}
+
+/// Writes `text` plus the concatenated `out.txt` of its inputs into `out.txt`; fails when `fail` is true.
+/// Counts executions under `<tag>/<stage>` so that each test sees its own counts.
+struct WriteStage: StageKind {
+    static let name = "test-write"
+    static let version = "1"
+    static let headlineMetrics = ["score"]
+    static let parameters: ParameterSchema = [
+        ParameterSpec("text", .string, required: "Text written to out.txt."),
+        ParameterSpec("tag", .string, default: .string(""), doc: "Counter namespace (one per test)."),
+        ParameterSpec("fail", .bool, default: .bool(false), doc: "Throw instead of writing."),
+        ParameterSpec("steps", .int, default: .int(3), doc: "Metric steps to log."),
+        ParameterSpec("ratio", .float, default: .float(0.5), doc: "Unused number."),
+        ParameterSpec("files", .list(.path), default: .list([]), doc: "Files read (part of the key)."),
+    ]
+    init() {}
+    func run(_ context: StageContext) async throws {
+        ExecutionCounter.shared.bump("\(try context.params.string("tag"))/\(context.stageName)")
+        if try context.params.bool("fail") {
+            throw PipelineError.stageFailed(stage: context.stageName, message: "asked to fail", log: nil)
+        }
+        var text = try context.params.string("text")
+        for name in context.inputs.keys.sorted() {
+            text += try String(contentsOf: context.input(name).appendingPathComponent("out.txt"), encoding: .utf8)
+        }
+        for step in 1...max(1, try context.params.int("steps")) {
+            context.metrics.log(step: step, name: "loss", value: 1.0 / Double(step))
+            context.metrics.log(step: step, name: "eval_loss", value: 1.5 / Double(step))
+        }
+        context.metrics.log(step: 0, name: "score", value: Double(text.count))
+        try text.write(to: context.outputDirectory.appendingPathComponent("out.txt"), atomically: true, encoding: .utf8)
+    }
+}
+
+/// A "database" read during `resolveInputs`: the snapshot written there decides the cache key.
+final class FakeDatabase: @unchecked Sendable {
+    static let shared = FakeDatabase()
+    private let lock = NSLock()
+    private var rows: [String] = []
+    func set(_ r: [String]) { lock.withLock { rows = r } }
+    var all: [String] { lock.withLock { rows } }
+}
+
+/// Snapshots `FakeDatabase` into the snapshot directory and writes the row count as its artifact.
+struct SnapshotStage: StageKind {
+    static let name = "test-snapshot"
+    static let version = "1"
+    static let parameters: ParameterSchema = [ParameterSpec("tag", .string, default: .string(""), doc: "Counter namespace.")]
+    init() {}
+    func resolveInputs(_ context: StageContext) async throws -> [ResolvedInput] {
+        let dir = try XCTUnwrap(context.snapshotDirectory)
+        try FakeDatabase.shared.all.joined(separator: "\n").write(to: dir.appendingPathComponent("rows.txt"), atomically: true, encoding: .utf8)
+        return []
+    }
+    func run(_ context: StageContext) async throws {
+        ExecutionCounter.shared.bump("\(try context.params.string("tag"))/\(context.stageName)")
+        let dir = try XCTUnwrap(context.snapshotDirectory)
+        let rows = try String(contentsOf: dir.appendingPathComponent("rows.txt"), encoding: .utf8)
+        try "\(rows.split(separator: "\n").count)".write(to: context.outputDirectory.appendingPathComponent("out.txt"),
+                                                        atomically: true, encoding: .utf8)
+    }
+}
+
+// MARK: - Helpers
+
+/// A temporary directory with a pipeline file, removed at the end of the test.
+final class Sandbox {
+    let root: URL
+    var workdir: URL { root.appendingPathComponent("work") }
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("rlhf-pipeline-tests-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: root) }
+
+    /// Writes `text` to `name` under the sandbox.
+    @discardableResult
+    func write(_ name: String, _ text: String) throws -> URL {
+        let url = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url
+    }
+
+    static var registry: StageRegistry {
+        var r = StageRegistry.builtin()
+        r.register(WriteStage.self)
+        r.register(SnapshotStage.self)
+        return r
+    }
+
+    /// Validates and runs `pipeline.yaml` in-process.
+    func run(_ yaml: String, _ options: RunOptions = RunOptions()) async throws -> RunSummary {
+        let file = try write("pipeline.yaml", yaml)
+        let validated = try PipelineValidator.validate(try PipelineSpec.load(file), registry: Sandbox.registry)
+        let store = try PipelineStore(workdir: workdir)
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await PipelineRunner(pipeline: validated, store: store, logger: logger).run(options)
+    }
+
+    func store() throws -> PipelineStore { try PipelineStore(workdir: workdir) }
+}
+
+extension RunSummary {
+    subscript(_ stage: String) -> StageResult? { stages.first { $0.name == stage } }
+    func states() -> [String: StageResult.State] {
+        Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.state) })
+    }
+}
