@@ -17,8 +17,9 @@ public protocol LinearAdapter: AnyObject {
     var isEnabled: Bool { get set }
     /// Adds the adapter's output. `out`: `[N, O]` (accumulated); `inp`: `[N, I]`.
     func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, rows: Int)
-    /// Backward of `forward`. `dinp`: `[N, I]` (accumulated); `dout`: `[N, O]`; `inp`: `[N, I]`.
-    func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows: Int)
+    /// Backward of `forward`: adds into its parameters' gradients and, when non-nil, into `dinp`.
+    /// `dinp`: `[N, I]` (accumulated) or nil; `dout`: `[N, O]`; `inp`: `[N, I]`.
+    func backward(dinp: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows: Int)
 }
 
 // MARK: - Linear
@@ -52,6 +53,6 @@ public final class Linear {
     public func backward(dinp: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows: Int) {
         linearBackward(dinp: dinp, dweight: weight.requiresGrad ? weight.grad.data : nil, dout: dout, inp: inp,
                        weight: weight.value.data, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
-        if let adapter, adapter.isEnabled, let dinp { adapter.backward(dinp: dinp, dout: dout, inp: inp, rows: rows) }
+        if let adapter, adapter.isEnabled { adapter.backward(dinp: dinp, dout: dout, inp: inp, rows: rows) }
     }
 }
