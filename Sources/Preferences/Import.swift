@@ -128,7 +128,13 @@ extension PreferenceStore {
                         FROM import_hashed x JOIN comparisons cm ON cm.dataset_id = $1 AND cm.content_hash = x.ch
                         ON CONFLICT (comparison_id, annotator_id) DO NOTHING
                         """, [ds, a])
-                    try Self.refreshFilled(c, where: "c2.content_hash IN (SELECT ch FROM import_hashed) AND c2.dataset_id = $1", [ds])
+                    try c.execute("""
+                        UPDATE comparisons cm SET filled = true
+                        FROM datasets d WHERE d.id = cm.dataset_id AND cm.dataset_id = $1 AND NOT cm.filled
+                          AND cm.content_hash IN (SELECT ch FROM import_hashed)
+                          AND (SELECT count(*) FROM assignments s WHERE s.comparison_id = cm.id
+                               AND s.completed_at IS NOT NULL AND NOT s.skipped) >= d.overlap
+                        """, [ds])
                 }
                 return (Int(added), Int(labels), records.count - Int(distinct))
             }
