@@ -52,6 +52,9 @@ extension PreferenceStore {
                     SELECT *, sha256(convert_to(prompt, 'UTF8')) AS ph, sha256(convert_to(a, 'UTF8')) AS ah,
                               sha256(convert_to(b, 'UTF8')) AS bh FROM enqueue_stage
                     """)
+                try c.execute("ALTER TABLE enqueue_hashed ADD COLUMN ch bytea")
+                try c.execute("UPDATE enqueue_hashed SET ch = sha256(ph || ah || bh)")
+                try c.execute("ANALYZE enqueue_hashed")
                 try c.execute("""
                     INSERT INTO prompts (dataset_id, text, content_hash)
                     SELECT $1, prompt, ph FROM (SELECT DISTINCT ON (ph) k, prompt, ph FROM enqueue_hashed ORDER BY ph, k) x
@@ -70,8 +73,7 @@ extension PreferenceStore {
                 return Int(try c.execute("""
                     INSERT INTO comparisons (dataset_id, prompt_id, response_a, response_b, content_hash)
                     SELECT $1, p.id, ra.id, rb.id, x.ch FROM (
-                        SELECT DISTINCT ON (ch) k, ph, ah, bh, ch FROM (
-                            SELECT k, ph, ah, bh, sha256(ph || ah || bh) AS ch FROM enqueue_hashed) y ORDER BY ch, k) x
+                        SELECT DISTINCT ON (ch) k, ph, ah, bh, ch FROM enqueue_hashed ORDER BY ch, k) x
                     JOIN prompts p ON p.dataset_id = $1 AND p.content_hash = x.ph
                     JOIN responses ra ON ra.prompt_id = p.id AND ra.content_hash = x.ah
                     JOIN responses rb ON rb.prompt_id = p.id AND rb.content_hash = x.bh

@@ -78,6 +78,7 @@ extension PreferenceStore {
                     """)
                 try c.execute("ALTER TABLE import_hashed ADD COLUMN ch bytea")
                 try c.execute("UPDATE import_hashed SET ch = sha256(ph || ah || bh)")
+                try c.execute("ANALYZE import_hashed")
                 let distinct = try c.execute("SELECT count(DISTINCT ch) FROM import_hashed").int(0, 0) ?? 0
                 let ds = "\(datasetId)"
                 try c.execute("""
@@ -118,7 +119,6 @@ extension PreferenceStore {
                                cm.id, $2, x.choice
                         FROM (SELECT DISTINCT ON (ch) line, ch, choice FROM import_hashed ORDER BY ch, line) x
                         JOIN comparisons cm ON cm.dataset_id = $1 AND cm.content_hash = x.ch
-                        WHERE NOT EXISTS (SELECT 1 FROM effective_labels e WHERE e.comparison_id = cm.id AND e.annotator_id = $2)
                         ORDER BY x.line
                         ON CONFLICT (label_uuid) DO NOTHING
                         """, [ds, a]).commandTuples
@@ -128,6 +128,13 @@ extension PreferenceStore {
                         FROM import_hashed x JOIN comparisons cm ON cm.dataset_id = $1 AND cm.content_hash = x.ch
                         ON CONFLICT (comparison_id, annotator_id) DO NOTHING
                         """, [ds, a])
+                    try c.execute("""
+                        UPDATE comparisons cm SET filled = true
+                        FROM datasets d WHERE d.id = cm.dataset_id AND cm.dataset_id = $1 AND NOT cm.filled
+                          AND cm.content_hash IN (SELECT ch FROM import_hashed)
+                          AND (SELECT count(*) FROM assignments s WHERE s.comparison_id = cm.id
+                               AND s.completed_at IS NOT NULL AND NOT s.skipped) >= d.overlap
+                        """, [ds])
                 }
                 return (Int(added), Int(labels), records.count - Int(distinct))
             }

@@ -93,7 +93,7 @@ extension PreferenceStore {
                 while true {
                     let candidate = try c.execute("""
                         SELECT cm.id FROM comparisons cm
-                        WHERE cm.dataset_id = $1
+                        WHERE cm.dataset_id = $1 AND NOT cm.filled
                           AND NOT EXISTS (SELECT 1 FROM assignments s WHERE s.comparison_id = cm.id AND s.annotator_id = $2)
                           AND (SELECT count(*) FROM assignments s WHERE s.comparison_id = cm.id
                                AND ((s.completed_at IS NOT NULL AND NOT s.skipped) OR (s.completed_at IS NULL AND s.lease_expires_at > now()))) < $3
@@ -188,6 +188,10 @@ extension PreferenceStore {
                     VALUES ($1, $2, now(), now(), $3)
                     ON CONFLICT (comparison_id, annotator_id) DO UPDATE SET completed_at = now(), skipped = EXCLUDED.skipped
                     """, [id, aId, label.choice == .skip ? "true" : "false"], prepareAs: "complete_assignment")
+                try c.execute("""
+                    UPDATE comparisons SET filled = true WHERE id = $1 AND NOT filled
+                      AND (SELECT count(*) FROM assignments s WHERE s.comparison_id = $1 AND s.completed_at IS NOT NULL AND NOT s.skipped) >= $2
+                    """, [id, "\(overlap)"], prepareAs: "mark_filled")
                 return true
             }
         }
@@ -223,6 +227,7 @@ extension PreferenceStore {
                            lease_expires_at = now() + $3::float8 * interval '1 second'
                     WHERE comparison_id = $1 AND annotator_id = $2
                     """, ["\(cid)", aId, "\(leaseSeconds)"])
+                try Self.refreshFilled(c, where: "c2.id = $1", ["\(cid)"])
                 return try Self.loadAssignment(c, cid, annotatorId: annotatorId, dataset: dataset)
             }
         }

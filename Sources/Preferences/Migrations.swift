@@ -45,10 +45,14 @@ let preferenceMigrations: [Migration] = [
             response_a    bigint NOT NULL REFERENCES responses(id),
             response_b    bigint NOT NULL REFERENCES responses(id),
             content_hash  bytea NOT NULL,
+            -- Hint for assignment: true once completed non-skip assignments reach the dataset's overlap.
+            -- Only ever true when accurate (recomputed on undo and on overlap changes); leases are checked live.
+            filled        boolean NOT NULL DEFAULT false,
             created_at    timestamptz NOT NULL DEFAULT now(),
             CHECK (response_a <> response_b),
             UNIQUE (dataset_id, content_hash)
         );
+        CREATE INDEX comparisons_open ON comparisons (dataset_id, id) WHERE NOT filled;
         CREATE TABLE annotators (
             id          bigserial PRIMARY KEY,
             name        text NOT NULL UNIQUE,

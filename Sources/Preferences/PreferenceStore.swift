@@ -80,7 +80,25 @@ public final class PreferenceStore: @unchecked Sendable {
     public func ensureDataset(_ name: String, overlap: Int? = nil) throws -> Int64 {
         guard !name.isEmpty else { throw PreferenceError.invalidArgument("the dataset name is empty; pass --dataset NAME") }
         if let overlap, overlap < 1 { throw PreferenceError.invalidArgument("overlap must be at least 1 (got \(overlap))") }
-        return try withRetry("ensure-dataset") { c in try Self.ensureDataset(c, name, overlap: overlap) }
+        return try withRetry("ensure-dataset") { c in
+            try c.transaction {
+                let id = try Self.ensureDataset(c, name, overlap: overlap)
+                try Self.refreshFilled(c, where: "c2.dataset_id = $1", ["\(id)"])
+                return id
+            }
+        }
+    }
+
+    /// Recomputes `comparisons.filled` (completed non-skip assignments >= overlap) for the rows matching
+    /// `condition`, written against the alias `c2` (e.g. `c2.dataset_id = $1`).
+    static func refreshFilled(_ c: PostgresConnection, where condition: String, _ params: [String?]) throws {
+        try c.execute("""
+            UPDATE comparisons cm SET filled = x.full
+            FROM (SELECT c2.id, (SELECT count(*) FROM assignments s
+                                 WHERE s.comparison_id = c2.id AND s.completed_at IS NOT NULL AND NOT s.skipped) >= d.overlap AS full
+                  FROM comparisons c2 JOIN datasets d ON d.id = c2.dataset_id WHERE \(condition)) x
+            WHERE cm.id = x.id AND cm.filled IS DISTINCT FROM x.full
+            """, params)
     }
 
     static func ensureDataset(_ c: PostgresConnection, _ name: String, overlap: Int?) throws -> Int64 {

@@ -5,7 +5,7 @@ struct PrefsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "prefs",
         abstract: "Import, export and summarise human pairwise comparisons.",
-        subcommands: [PrefsImport.self, PrefsExport.self, PrefsStats.self])
+        subcommands: [PrefsImport.self, PrefsExport.self, PrefsStats.self, PrefsBench.self])
 }
 
 extension ImportFormatArgument: ExpressibleByArgument {}

@@ -79,5 +79,9 @@ final class ConcurrencyTests: XCTestCase {
             XCTAssertEqual(error as? PreferenceError, .leaseLost(comparisonId: first.comparisonId, annotator: "ann"))
         }
         XCTAssertEqual(try db.query("SELECT count(*) FROM labels").int(0, 0), 1)
+        // Full at overlap 1; raising the overlap re-opens it for a new annotator.
+        XCTAssertNil(try store.nextAssignment(annotator: "cy", dataset: "l"))
+        try store.ensureDataset("l", overlap: 2)
+        XCTAssertEqual(try store.nextAssignment(annotator: "cy", dataset: "l")?.comparisonId, first.comparisonId)
     }
 }
