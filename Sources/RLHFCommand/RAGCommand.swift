@@ -1,4 +1,5 @@
 import ArgumentParser
+import Retrieval
 
 /// `rlhf rag`: knowledge indexes for retrieval-augmented generation (build, search, measure recall).
 struct RAGCommand: ParsableCommand {
@@ -15,5 +16,5 @@ struct KnowledgeOptions: ParsableArguments {
     var knowledge: String
 
     @Option(name: .long, help: "BM25 weight of the title column relative to the body.")
-    var titleWeight: Double = 1.0
+    var titleWeight: Double = KnowledgeIndex.defaultTitleWeight
 }
