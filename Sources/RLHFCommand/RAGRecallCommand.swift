@@ -22,12 +22,10 @@ struct RAGRecallCommand: ParsableCommand {
     func run() throws {
         let ks = k.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !ks.isEmpty, ks.allSatisfy({ $0 >= 1 }) else { throw ValidationError("--k must be integers >= 1, e.g. 1,3,5") }
-        let index = try wrap {
-            try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
-        }
-        let examples = try wrap { try QADataset.load(contentsOf: URL(fileURLWithPath: questions)) }
+        let index = try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
+        let examples = try QADataset.load(contentsOf: URL(fileURLWithPath: questions))
         let started = Date()
-        let recall = try wrap { try QAEvaluator.recall(examples, retriever: index, ks: ks) }
+        let recall = try QAEvaluator.recall(examples, retriever: index, ks: ks)
         let seconds = Date().timeIntervalSince(started)
         let latency = examples.isEmpty ? 0 : seconds / Double(examples.count) * 1000
         if json {
