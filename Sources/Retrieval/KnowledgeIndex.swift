@@ -35,6 +35,7 @@ public struct RetrievedChunk: Codable, Equatable, Sendable {
         case score
     }
 
+    /// A retrieved chunk with the given fields.
     public init(chunkID: Int64, documentID: String, title: String, chunkIndex: Int, text: String, score: Double) {
         self.chunkID = chunkID
         self.documentID = documentID
@@ -68,8 +69,9 @@ public struct KnowledgeIndexManifest: Codable, Equatable, Sendable {
     public var chunking: ChunkingOptions
     /// `sha256:<hex>` of the knowledge-base file bytes (or of the documents' canonical JSON when built in memory).
     public var sourceDigest: String
-    /// Documents and chunks stored.
+    /// Documents stored.
     public var documentCount: Int
+    /// Chunks stored.
     public var chunkCount: Int
     /// The FTS5 tokenizer declaration of the full-text table.
     public var ftsTokenizer: String
