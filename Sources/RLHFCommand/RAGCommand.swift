@@ -1,11 +1,12 @@
 import ArgumentParser
+import Retrieval
 
 /// `rlhf rag`: knowledge indexes for retrieval-augmented generation (build, search, measure recall).
 struct RAGCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rag",
         abstract: "Build and query knowledge indexes (SQLite FTS5, BM25) for retrieval-augmented generation.",
-        subcommands: [RAGIndexCommand.self, RAGSearchCommand.self, RAGRecallCommand.self]
+        subcommands: [RAGIndexCommand.self, RAGSearchCommand.self, RAGRecallCommand.self, RAGExamplesCommand.self]
     )
 }
 
@@ -15,5 +16,5 @@ struct KnowledgeOptions: ParsableArguments {
     var knowledge: String
 
     @Option(name: .long, help: "BM25 weight of the title column relative to the body.")
-    var titleWeight: Double = 1.0
+    var titleWeight: Double = KnowledgeIndex.defaultTitleWeight
 }

@@ -37,11 +37,9 @@ struct RAGIndexCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let started = Date()
         let chunker = try Chunker(options: ChunkingOptions(chunkSize: chunkSize, overlap: overlap), tokenizer: WhitespaceTokenizer())
-        let index = try wrap {
-            try KnowledgeIndex.build(
-                knowledgeBase: URL(fileURLWithPath: knowledge), chunker: chunker,
-                at: directory.appendingPathComponent(KnowledgeIndex.fileName), logger: logger)
-        }
+        let index = try KnowledgeIndex.build(
+            knowledgeBase: URL(fileURLWithPath: knowledge), chunker: chunker,
+            at: directory.appendingPathComponent(KnowledgeIndex.fileName), logger: logger)
         let seconds = Date().timeIntervalSince(started)
         if json {
             let encoder = JSONEncoder()
@@ -53,14 +51,5 @@ struct RAGIndexCommand: ParsableCommand {
                 + "(chunk_size \(m.chunking.chunkSize), overlap \(m.chunking.overlap), tokenizer \(m.tokenizerFingerprint)) "
                 + "in \(String(format: "%.2f", seconds)) s")
         }
-    }
-}
-
-/// Runs `body`, turning a `RetrievalError` into a CLI error with its message (non-zero exit).
-func wrap<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as RetrievalError {
-        throw ValidationError(error.description)
     }
 }

@@ -23,10 +23,8 @@ struct RAGSearchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let index = try wrap {
-            try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
-        }
-        let chunks = try wrap { try index.search(question, topK: topK) }
+        let index = try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
+        let chunks = try index.search(question, topK: topK)
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

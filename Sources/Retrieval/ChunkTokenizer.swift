@@ -16,6 +16,7 @@ public protocol ChunkTokenizer: Sendable {
 
 /// A `ChunkTokenizer` made of a closure, to plug in any tokenizer.
 public struct ClosureTokenizer: ChunkTokenizer {
+    /// Stable identifier of the wrapped tokenizer.
     public let fingerprint: String
     private let body: @Sendable (String) -> [Int32]
 
@@ -27,6 +28,7 @@ public struct ClosureTokenizer: ChunkTokenizer {
         self.body = tokenize
     }
 
+    /// Token ids of `text` from the wrapped closure.
     public func tokenize(_ text: String) -> [Int32] { body(text) }
 }
 
@@ -37,10 +39,13 @@ public struct ClosureTokenizer: ChunkTokenizer {
 ///
 /// Example: `WhitespaceTokenizer().tokenize("Total area:\n  547,030 km2").count == 4`.
 public struct WhitespaceTokenizer: ChunkTokenizer {
+    /// The stand-in tokenizer (stateless).
     public init() {}
 
+    /// `"whitespace-v1"`.
     public var fingerprint: String { "whitespace-v1" }
 
+    /// One id per whitespace-separated word.
     public func tokenize(_ text: String) -> [Int32] {
         text.split(whereSeparator: { $0.isWhitespace }).map { word in
             var hash: UInt32 = 2_166_136_261

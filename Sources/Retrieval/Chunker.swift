@@ -50,6 +50,7 @@ public struct DocumentChunk: Codable, Equatable, Sendable {
     /// Tokens in the chunk as counted by the chunking tokenizer.
     public var tokenCount: Int
 
+    /// A chunk with the given fields.
     public init(documentID: String, title: String, index: Int, text: String, tokenCount: Int) {
         self.documentID = documentID
         self.title = title
@@ -73,9 +74,12 @@ public struct DocumentChunk: Codable, Equatable, Sendable {
 /// Example (whitespace tokenizer, chunkSize 4, overlap 2): "a b c d e f g" gives
 /// "a b c d", "c d e f", "e f g".
 public struct Chunker: Sendable {
+    /// Chunk budget and overlap, in tokens.
     public let options: ChunkingOptions
+    /// Counts the tokens of each piece of text.
     public let tokenizer: any ChunkTokenizer
 
+    /// A chunker with these options and tokenizer.
     /// - Throws: `RetrievalError.invalidParameter` when the options are out of range.
     public init(options: ChunkingOptions, tokenizer: any ChunkTokenizer) throws {
         try options.validate()

@@ -16,6 +16,7 @@ public struct KnowledgeDocument: Codable, Equatable, Sendable {
     /// Every other key of the line: strings as they are, other JSON values as compact JSON text.
     public var metadata: [String: String]
 
+    /// A document with the given fields (no validation; `KnowledgeBase` validates what it reads).
     public init(id: String, title: String, text: String, metadata: [String: String] = [:]) {
         self.id = id
         self.title = title

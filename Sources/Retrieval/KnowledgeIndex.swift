@@ -35,6 +35,7 @@ public struct RetrievedChunk: Codable, Equatable, Sendable {
         case score
     }
 
+    /// A retrieved chunk with the given fields.
     public init(chunkID: Int64, documentID: String, title: String, chunkIndex: Int, text: String, score: Double) {
         self.chunkID = chunkID
         self.documentID = documentID
@@ -68,8 +69,9 @@ public struct KnowledgeIndexManifest: Codable, Equatable, Sendable {
     public var chunking: ChunkingOptions
     /// `sha256:<hex>` of the knowledge-base file bytes (or of the documents' canonical JSON when built in memory).
     public var sourceDigest: String
-    /// Documents and chunks stored.
+    /// Documents stored.
     public var documentCount: Int
+    /// Chunks stored.
     public var chunkCount: Int
     /// The FTS5 tokenizer declaration of the full-text table.
     public var ftsTokenizer: String
@@ -118,6 +120,12 @@ public final class KnowledgeIndex: Retriever, @unchecked Sendable {
     public let url: URL
     /// How it was built.
     public let manifest: KnowledgeIndexManifest
+    /// Default BM25 weight of the title column: 10 (body 1). With every chunk of a document carrying its
+    /// title, a heavy title weight makes the entity named in the question (country, element) select the
+    /// document and the body words (capital, currency...) select the chunk: on factbook1992 qa_shared,
+    /// 64-word chunks, recall@3 goes from 0.860 (weight 1) to 0.997 (weight 10).
+    public static let defaultTitleWeight = 10.0
+
     /// BM25 weight of the title column relative to the body (1 = same weight).
     public let titleWeight: Double
     private let database: DatabaseQueue
@@ -127,9 +135,9 @@ public final class KnowledgeIndex: Retriever, @unchecked Sendable {
     /// Opens an existing index read-only.
     /// - Parameters:
     ///   - url: the SQLite file written by `build`.
-    ///   - titleWeight: BM25 weight of the title column (body = 1).
+    ///   - titleWeight: BM25 weight of the title column (body = 1), default `defaultTitleWeight`.
     /// - Throws: `RetrievalError.invalidIndex` when the file is missing, not an index, or of another format version.
-    public init(contentsOf url: URL, titleWeight: Double = 1.0) throws {
+    public init(contentsOf url: URL, titleWeight: Double = KnowledgeIndex.defaultTitleWeight) throws {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw RetrievalError.invalidIndex(path: url.path, reason: "no such file")
         }
@@ -294,15 +302,17 @@ public final class KnowledgeIndex: Retriever, @unchecked Sendable {
             throw RetrievalError.invalidParameter(name: "top_k", value: "\(topK)", expected: "at least 1")
         }
         guard let query = FTS5Query.orQuery(from: question) else { return [] }
+        // Rank inside the FTS5 table first and join only the top k (half the latency of joining every match).
         return try database.read { db in
             let rows = try Row.fetchAll(
                 db,
                 sql: """
-                    SELECT c.id, c.doc_id, c.title, c.chunk_index, c.body, bm25(chunks_fts, ?, 1.0) AS rank
-                    FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid
-                    WHERE chunks_fts MATCH ?
-                    ORDER BY rank, c.id
-                    LIMIT ?
+                    SELECT c.id, c.doc_id, c.title, c.chunk_index, c.body, r.rank
+                    FROM (SELECT rowid AS id, bm25(chunks_fts, ?, 1.0) AS rank
+                          FROM chunks_fts WHERE chunks_fts MATCH ?
+                          ORDER BY rank, rowid LIMIT ?) AS r
+                    JOIN chunks c ON c.id = r.id
+                    ORDER BY r.rank, r.id
                     """,
                 arguments: [titleWeight, query, topK])
             return rows.map { row in

@@ -21,6 +21,7 @@ public struct QAExample: Codable, Equatable, Sendable {
         case documentID = "doc_id"
     }
 
+    /// An example with the given fields (no validation; `QADataset` validates what it reads).
     public init(id: String, question: String, answers: [String], documentID: String? = nil) {
         self.id = id
         self.question = question

@@ -28,6 +28,7 @@ public struct QAEvaluationResult: Codable, Equatable, Sendable {
         case n
     }
 
+    /// A result with the given values.
     public init(exactMatch: Double, f1: Double, recallAtK: Double?, n: Int) {
         self.exactMatch = exactMatch
         self.f1 = f1
@@ -47,12 +48,17 @@ public struct QAEvaluationResult: Codable, Equatable, Sendable {
 
 /// One evaluated question.
 public struct QAPrediction: Codable, Equatable, Sendable {
+    /// Id of the QA example.
     public var id: String
+    /// The question asked.
     public var question: String
     /// The answer read from the generation (`RAGPromptTemplate.extractAnswer`).
     public var prediction: String
+    /// The reference answers.
     public var answers: [String]
+    /// SQuAD exact match of `prediction` (0 or 1).
     public var exactMatch: Double
+    /// SQuAD token F1 of `prediction`.
     public var f1: Double
     /// References of the passages in the prompt (empty in closed-book mode).
     public var passages: [String]
@@ -69,9 +75,13 @@ public struct QAPrediction: Codable, Equatable, Sendable {
 
 /// A result and its per-question details.
 public struct QAEvaluation: Codable, Equatable, Sendable {
+    /// Closed or open book.
     public var mode: QAEvaluationMode
+    /// Passages per prompt and k of recall@k.
     public var topK: Int
+    /// The means.
     public var result: QAEvaluationResult
+    /// One entry per question, in input order.
     public var predictions: [QAPrediction]
 
     enum CodingKeys: String, CodingKey {
@@ -86,6 +96,7 @@ public struct QAEvaluation: Codable, Equatable, Sendable {
 /// Evaluates a generator on QA pairs, closed-book or open-book, with SQuAD v1.1 EM and F1 and
 /// retrieval recall@k. The model plugs in as a batched `generate` closure.
 public struct QAEvaluator: Sendable {
+    /// The prompt format (must be the one the model was tuned with).
     public var template: RAGPromptTemplate
     /// The index; required for open-book mode, optional for closed-book (then recall is still measured).
     public var retriever: (any Retriever)?
@@ -94,6 +105,7 @@ public struct QAEvaluator: Sendable {
     /// Prompts per `generate` call.
     public var batchSize: Int
 
+    /// An evaluator; `retriever` may be nil for closed-book runs without recall.
     /// - Throws: `RetrievalError.invalidParameter` when `topK < 1` or `batchSize < 1`.
     public init(template: RAGPromptTemplate = RAGPromptTemplate(), retriever: (any Retriever)?, topK: Int = 3, batchSize: Int = 8) throws {
         guard topK >= 1 else {

@@ -42,8 +42,11 @@ public struct RAGExampleMix: Codable, Equatable, Sendable {
 
 /// Which kind of context a training example has.
 public enum RAGExampleKind: String, Codable, Sendable, CaseIterable {
+    /// Top-k retrieved passages, one containing the answer when it could be found.
     case retrieved
+    /// Only passages without the answer.
     case distractorOnly = "distractor_only"
+    /// No passage.
     case closedBook = "closed_book"
 }
 
@@ -51,6 +54,7 @@ public enum RAGExampleKind: String, Codable, Sendable, CaseIterable {
 public struct RAGTrainingExample: Codable, Equatable, Sendable {
     /// Id of the QA example it comes from.
     public var id: String
+    /// Which context the prompt has.
     public var kind: RAGExampleKind
     /// The full prompt text, ending with `"Answer:"`.
     public var prompt: String
@@ -81,15 +85,20 @@ public struct RAGTrainingExample: Codable, Equatable, Sendable {
 /// 4. `closedBook`: no passage.
 /// The output keeps the input order of the questions.
 public struct RADITExampleBuilder: Sendable {
+    /// Where passages come from (the index).
     public var retriever: any Retriever
+    /// The prompt format.
     public var template: RAGPromptTemplate
     /// Passages per open-book prompt.
     public var topK: Int
+    /// Shares of the three kinds.
     public var mix: RAGExampleMix
     /// How deep to search for a gold passage to swap in or for distractors.
     public var searchDepth: Int
+    /// Seed of the kind assignment and of the gold-passage slot.
     public var seed: UInt64
 
+    /// A builder; see the type's steps for the meaning of each parameter.
     /// - Throws: `RetrievalError.invalidParameter` for `topK < 1`, `searchDepth < topK` or a bad mix.
     public init(
         retriever: any Retriever, template: RAGPromptTemplate = RAGPromptTemplate(), topK: Int = 3,

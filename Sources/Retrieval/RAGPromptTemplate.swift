@@ -25,6 +25,7 @@ public struct RAGPromptTemplate: Codable, Equatable, Sendable {
     /// Characters kept of each passage's text (after whitespace collapsing); nil keeps all.
     public var maxPassageCharacters: Int?
 
+    /// - Parameter maxPassageCharacters: characters kept of each passage; nil keeps all.
     public init(maxPassageCharacters: Int? = nil) {
         self.maxPassageCharacters = maxPassageCharacters
     }

@@ -26,6 +26,7 @@ public enum RetrievalError: Error, Equatable, CustomStringConvertible, Sendable 
     /// The number of generated answers differs from the number of prompts.
     case generationCountMismatch(expected: Int, got: Int)
 
+    /// The message for users: what, where, and how to fix it.
     public var description: String {
         switch self {
         case let .malformedJSON(file, line, reason):

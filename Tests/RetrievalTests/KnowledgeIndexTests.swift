@@ -46,13 +46,14 @@ final class KnowledgeIndexTests: XCTestCase {
     func testScoresAreBM25AsComputedBySQLite() throws {
         // Reference: FTS5's bm25() queried directly with a hand-written MATCH expression.
         let index = try buildElementsIndex(self)
+        XCTAssertEqual(index.titleWeight, KnowledgeIndex.defaultTitleWeight)
         let results = try index.search("atomic weight of Sodium", topK: 5)
         let database = try DatabaseQueue(path: index.url.path)
         let reference = try database.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT rowid, -bm25(chunks_fts, 1.0, 1.0) FROM chunks_fts
-                WHERE chunks_fts MATCH 'atomic OR weight OR sodium' ORDER BY bm25(chunks_fts, 1.0, 1.0), rowid LIMIT 5
-                """).map { (row: Row) -> (Int64, Double) in (row[0], row[1]) }
+                SELECT rowid, -bm25(chunks_fts, ?, 1.0) FROM chunks_fts
+                WHERE chunks_fts MATCH 'atomic OR weight OR sodium' ORDER BY bm25(chunks_fts, ?, 1.0), rowid LIMIT 5
+                """, arguments: [index.titleWeight, index.titleWeight]).map { (row: Row) -> (Int64, Double) in (row[0], row[1]) }
         }
         XCTAssertEqual(results.map(\.chunkID), reference.map(\.0))
         for (result, expected) in zip(results, reference) { XCTAssertEqual(result.score, expected.1, accuracy: 1e-9) }

@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import Retrieval
+
+/// `rlhf rag examples`: write the RA-DIT training examples (prompt, answer) of a QA file as JSONL.
+struct RAGExamplesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "examples",
+        abstract: "Build retrieval-augmented training examples (RA-DIT mix) from the training part of a QA file.")
+
+    @OptionGroup var knowledgeOptions: KnowledgeOptions
+
+    @Option(name: .long, help: "QA JSONL file.")
+    var questions: String
+
+    @Option(name: .long, help: "Share of the questions held out for evaluation (not written).")
+    var evalFraction: Double = 0.3
+
+    @Option(name: .long, help: "Seed of the train/eval split and of the example mix.")
+    var seed: UInt64 = 0
+
+    @Option(name: .long, help: "Passages per open-book prompt.")
+    var topK: Int = 3
+
+    @Option(name: .long, help: "Shares of retrieved, distractor-only and closed-book examples, e.g. 0.7,0.15,0.15.")
+    var mix: String = "0.7,0.15,0.15"
+
+    @Option(name: .long, help: "Output JSONL file (one example per line); without it only statistics are printed.")
+    var out: String?
+
+    func run() throws {
+        let shares = mix.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard shares.count == 3 else { throw ValidationError("--mix must be three numbers: retrieved,distractor_only,closed_book") }
+        let index = try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
+        let examples = try QADataset.load(contentsOf: URL(fileURLWithPath: questions))
+        let (train, eval) = try QADataset.split(examples, evalFraction: evalFraction, seed: seed)
+        let builder = try RADITExampleBuilder(
+            retriever: index, topK: topK,
+            mix: RAGExampleMix(retrieved: shares[0], distractorOnly: shares[1], closedBook: shares[2]), seed: seed)
+        let built = try builder.build(train)
+        if let out {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            var data = Data()
+            for example in built {
+                data.append(try encoder.encode(example))
+                data.append(UInt8(ascii: "\n"))
+            }
+            try data.write(to: URL(fileURLWithPath: out), options: .atomic)
+        }
+        let words = built.map { $0.prompt.split(whereSeparator: { $0.isWhitespace }).count }
+        var line = "train \(train.count), eval \(eval.count) (held out, not written)"
+        for kind in RAGExampleKind.allCases {
+            line += "; \(kind.rawValue) \(built.filter { $0.kind == kind }.count)"
+        }
+        let retrieved = built.filter { $0.kind == .retrieved }
+        line += "; retrieved with answer \(retrieved.filter(\.containsAnswer).count)/\(retrieved.count)"
+        line += "; prompt words mean \(words.isEmpty ? 0 : words.reduce(0, +) / words.count), max \(words.max() ?? 0)"
+        print(line)
+    }
+}
