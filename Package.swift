@@ -57,7 +57,7 @@ let package = Package(
             swiftSettings: numericFlags),
         .target(
             name: "Export",
-            dependencies: ["Llama", "SafeTensors", "Tokenization"],
+            dependencies: ["Llama", "SafeTensors", "Tokenization", .product(name: "Logging", package: "swift-log")],
             swiftSettings: numericFlags),
 
         // MARK: - Orchestration
@@ -91,7 +91,8 @@ let package = Package(
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"]),
         .testTarget(name: "PreferencesTests", dependencies: ["Preferences"]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"]),
-        .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
     ],

@@ -10,6 +10,8 @@ struct RLHF: AsyncParsableCommand {
         abstract: "Take a Llama-style model through pretraining, RAG knowledge injection and RLHF.",
         version: "0.1.0",
         subcommands: [
+            ExportCommand.self,
+            ImportHFCommand.self,
         ]
     )
 }
