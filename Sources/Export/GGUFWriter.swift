@@ -4,11 +4,14 @@ import Foundation
 ///
 /// Source: ggml `docs/gguf.md` (`gguf_metadata_value_type`).
 public indirect enum GGUFValue: Equatable, Sendable {
+    /// Scalars, one case per GGUF type (little-endian in the file; bool is one byte 0/1).
     case uint8(UInt8), int8(Int8), uint16(UInt16), int16(Int16)
     case uint32(UInt32), int32(Int32), float32(Float), bool(Bool)
+    /// A u64 byte length, then UTF-8 bytes (no terminator).
     case string(String)
     /// A homogeneous array: the element type code and the elements (all of that type).
     case array(GGUFValueType, [GGUFValue])
+    /// 64-bit scalars.
     case uint64(UInt64), int64(Int64), float64(Double)
 
     /// An array of strings (e.g. `tokenizer.ggml.tokens`).

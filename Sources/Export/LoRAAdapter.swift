@@ -62,6 +62,9 @@ public struct PEFTAdapterConfig: Codable, Equatable, Sendable {
         case rankPattern = "rank_pattern", alphaPattern = "alpha_pattern"
     }
 
+    /// Decodes PEFT's file; absent optional keys take PEFT's defaults; unknown keys are ignored.
+    /// - Throws: `DecodingError` when `r`, `lora_alpha` or `target_modules` is missing, or
+    ///   `target_modules` is a regex string.
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         peftType = try c.decodeIfPresent(String.self, forKey: .peftType) ?? "LORA"
@@ -257,6 +260,7 @@ public struct LoRAAdapter: Sendable {
     /// - Parameters:
     ///   - directory: an existing directory.
     ///   - dtype: element type of the LoRA matrices (`.f32`, `.f16`, `.bf16`).
+    ///   - base: the base model's config (orders the tensors as the model does).
     /// - Throws: `ExportError.writeFailed`.
     public func write(to directory: URL, dtype: SafeTensorsDType = .f32, base: LlamaConfig) throws {
         let layout = LlamaTensorLayout(config: base)

@@ -15,6 +15,7 @@ public struct ModelLineage: Codable, Equatable, Sendable {
         /// Resolved parameters, as canonical strings (`"klCoef": "0.05"`).
         public var parameters: [String: String]
 
+        /// Creates a stage record (see the properties).
         public init(name: String, kind: String, artifactDigest: String? = nil, parameters: [String: String] = [:]) {
             self.name = name
             self.kind = kind
@@ -34,6 +35,7 @@ public struct ModelLineage: Codable, Equatable, Sendable {
     /// The model the pipeline started from (an `import-hf` directory or a hub name), if any.
     public var baseModel: String?
 
+    /// Creates a lineage record (see the properties).
     public init(pipeline: String? = nil, stages: [Stage] = [], dataDigests: [String: String] = [:],
                 metrics: [String: Double] = [:], baseModel: String? = nil) {
         self.pipeline = pipeline

@@ -62,6 +62,7 @@ public struct ExportOptions: Sendable {
     /// PEFT: `base_model_name_or_path` to record (default: the adapter's own value, else the model directory).
     public var baseModelNameOrPath: String?
 
+    /// Creates options (see the properties); defaults: F32, no quantisation, no merge, no overwrite.
     public init(format: ExportFormat, dtype: ExportDType? = nil, quantization: GGUFQuantization? = nil, merge: Bool = false,
                 force: Bool = false, allowF16Fallback: Bool = false, lineage: ModelLineage? = nil, name: String? = nil,
                 baseModelNameOrPath: String? = nil) {

@@ -48,6 +48,7 @@ public protocol ModelReferenceResolver: Sendable {
 
 /// Resolves only `.directory` references; digests and pipeline stages need the artifact store.
 public struct DirectoryModelResolver: ModelReferenceResolver {
+    /// Creates the resolver.
     public init() {}
 
     /// - Throws: `ExportError.unresolvedReference` for `.digest` and `.pipelineStage`.

@@ -9,8 +9,11 @@ import Foundation
 public struct TokenizerFiles: Sendable {
     /// An entry of `added_tokens`.
     public struct AddedToken: Equatable, Sendable {
+        /// Token id.
         public var id: Int
+        /// Token text, e.g. `<|endoftext|>`.
         public var content: String
+        /// `special` flag (control token: GGUF type 3).
         public var special: Bool
     }
 
