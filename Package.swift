@@ -60,7 +60,7 @@ let package = Package(
             swiftSettings: numericFlags),
         .target(
             name: "Export",
-            dependencies: ["Llama", "SafeTensors", "Tokenization"],
+            dependencies: ["Llama", "SafeTensors", "Tokenization", .product(name: "Logging", package: "swift-log")],
             swiftSettings: numericFlags),
 
         // MARK: - Orchestration
@@ -94,7 +94,8 @@ let package = Package(
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization"]),
+        .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization",
+                                                     .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
     ],

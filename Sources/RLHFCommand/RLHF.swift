@@ -14,6 +14,8 @@ struct RLHF: AsyncParsableCommand {
             DBCommand.self, PrefsCommand.self, LabelCommand.self,
             RAGCommand.self,
             TokenizerCommand.self,
+            ExportCommand.self,
+            ImportHFCommand.self,
         ]
     )
 }
