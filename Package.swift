@@ -92,11 +92,16 @@ let package = Package(
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
         .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
+        // -
         .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
+        // -
         .testTarget(name: "AlignmentTests", dependencies: ["Alignment", "Llama", "Tensors", "Training"], resources: [.copy("Fixtures")]),
+        // -
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization",
                                                      .product(name: "Logging", package: "swift-log")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+        // -
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        // -
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
     ],
     swiftLanguageModes: [.v5]
