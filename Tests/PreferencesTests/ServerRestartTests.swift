@@ -20,8 +20,15 @@ final class ServerRestartTests: XCTestCase {
             throw XCTSkip("RLHF_DATABASE_URL is not set (this test starts its own server but needs the PostgreSQL binaries CI has)")
         }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pg-restart-\(UUID().uuidString.prefix(8))")
-        let port = 56000 + Int.random(in: 0..<900)
-        let url = try run(["start", dir.path, "\(port)"])
+        // A random port; try another if it is taken.
+        var port = 0, started: String?
+        for _ in 0..<3 where started == nil {
+            port = 56000 + Int.random(in: 0..<900)
+            started = try? run(["start", dir.path, "\(port)"])
+            if started == nil { _ = try? run(["stop", dir.path]) }
+        }
+        let url = try XCTUnwrap(started, "could not start a private PostgreSQL with deploy/local-postgres.sh")
+        let serverPort = port
         defer { _ = try? run(["stop", dir.path]); try? FileManager.default.removeItem(at: dir) }
 
         let store = try PreferenceStore(url: url, logger: Logger(label: "restart"),
@@ -34,7 +41,7 @@ final class ServerRestartTests: XCTestCase {
         try run(["stop", dir.path])
         let restarted = expectation(description: "server back")
         DispatchQueue.global().asyncAfter(deadline: .now() + 1.5) {
-            _ = try? self.run(["start", dir.path, "\(port)"])
+            _ = try? self.run(["start", dir.path, "\(serverPort)"])
             restarted.fulfill()
         }
         // Written while the server is down: retried with backoff until it is back, then stored.
