@@ -43,9 +43,13 @@ start)
     as_owner "$bindir/initdb" -D "$dir/data" -U rlhf --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { echo "error: initdb failed; see $dir/initdb.log" >&2; cat "$dir/initdb.log" >&2; exit 1; }
   fi
+  if as_owner "$bindir/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    echo "note: a server for $dir is already running; reusing it" >&2
+  else
   as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
     -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null \
     || { echo "error: the server did not start; see $dir/server.log" >&2; tail -20 "$dir/server.log" >&2; exit 1; }
+  fi
   for _ in $(seq 1 60); do
     "$bindir/pg_isready" -h 127.0.0.1 -p "$port" -q && break
     sleep 0.5
