@@ -81,7 +81,7 @@ def train(model, ids, steps: int, lr: float, seed: int, params=None) -> float:
     opt = torch.optim.AdamW(params if params is not None else model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     loss = float("nan")
-    for step, x in zip(range(steps), batches(ids, 16, 128, gen)):
+    for step, x in zip(range(steps), batches(ids, 8, 128, gen)):
         out = model(input_ids=x, labels=x)
         opt.zero_grad()
         out.loss.backward()
@@ -118,7 +118,7 @@ def build_models(work: Path, steps: int):
     lora_cfg = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, bias="none", task_type="CAUSAL_LM",
                           target_modules=["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"])
     peft_model = get_peft_model(LlamaForCausalLM.from_pretrained(base), lora_cfg)
-    train(peft_model, ids, max(50, steps // 4), 3e-3, seed=2, params=[p for p in peft_model.parameters() if p.requires_grad])
+    train(peft_model, ids, max(40, steps // 5), 3e-3, seed=2, params=[p for p in peft_model.parameters() if p.requires_grad])
     lora = work / "lora"
     shutil.copytree(base, lora)
     peft_model.save_pretrained(lora / "adapter")
@@ -223,20 +223,62 @@ def check_quant_bytes(gguf_path: Path, base: Path, qtype_name: str) -> None:
           f"{compared} tensors compared, mismatched: {mismatched or 'none'}")
 
 
+def llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt_ids, heldout) -> None:
+    """Tokenization, greedy generation and perplexity of our GGUF files in llama.cpp."""
+    llm = llama_cpp_model(out / "model-f32.gguf")
+    cpp_ids = llm.tokenize(prompt.encode(), add_bos=False, special=False)
+    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == prompt_ids, f"{list(cpp_ids)} vs {prompt_ids}")
+    long_ids = list(llm.tokenize(heldout[:2000].encode(), add_bos=False, special=False))
+    ref_long = tok.encode(heldout[:2000]).ids
+    check("llama.cpp tokenization of 2,000 held-out characters", long_ids == ref_long, f"{len(long_ids)} vs {len(ref_long)} tokens")
+    cpp_gen, cpp_first = greedy_llama_cpp(llm, prompt_ids, 32)
+    hf_gen = greedy_torch(exp, prompt_ids, 32)
+    first_diff = float(np.abs(cpp_first - logits_of(exp, prompt_ids)[-1].double().numpy()).max())
+    check("llama.cpp greedy 32 tokens == transformers (F32)", cpp_gen == hf_gen,
+          f"{tok.decode(cpp_gen)!r}; first-step max |Δlogit| = {first_diff:.3g}")
+    if args.rlhf_generate:
+        p = run([rlhf, "generate", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0"], expect_ok=False)
+        check("rlhf generate --temperature 0 == llama.cpp", p.returncode == 0 and tok.decode(cpp_gen) in p.stdout,
+              "compared decoded text")
+    merged_llm = llama_cpp_model(out / "merged-f32.gguf")
+    m_gen, _ = greedy_llama_cpp(merged_llm, prompt_ids, 32)
+    check("llama.cpp merged GGUF greedy == peft greedy", m_gen == greedy_torch(peft_model, prompt_ids, 32), f"{tok.decode(m_gen)!r}")
+    del merged_llm
+
+    ppl_ids = tok.encode(heldout).ids
+    window = 256
+    ppl = {"transformers": perplexity_torch(exp, ppl_ids, window)}
+    for kind in ["f32", "f16", "q8_0", "q4_0"]:
+        m = llm if kind == "f32" else llama_cpp_model(out / f"model-{kind}.gguf")
+        ppl[kind] = perplexity_llama_cpp(m, ppl_ids, window)
+    print("perplexity on held-out text (" + f"{len(ppl_ids)} tokens, windows of {window}): " +
+          ", ".join(f"{k} {v:.4f}" for k, v in ppl.items()))
+    check("llama.cpp F32 perplexity == transformers", abs(ppl["f32"] / ppl["transformers"] - 1) < 1e-3,
+          f"{ppl['f32']:.4f} vs {ppl['transformers']:.4f}")
+    r8 = ppl["q8_0"] / ppl["f32"] - 1
+    r4 = ppl["q4_0"] / ppl["f32"] - 1
+    check("Q8_0 perplexity within 1% of F32", abs(r8) <= 0.01, f"{ppl['q8_0']:.4f} ({r8:+.3%})")
+    check("Q4_0 perplexity within 10% of F32", abs(r4) <= 0.10, f"{ppl['q4_0']:.4f} ({r4:+.3%})")
+
+
 # MARK: - Main
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rlhf", default=str(ROOT / ".build" / "debug" / "rlhf"), help="path of the rlhf executable")
     ap.add_argument("--workdir", default=None, help="where to put models and exports (default: a temp dir)")
-    ap.add_argument("--steps", type=int, default=400, help="training steps of the tiny model")
+    ap.add_argument("--steps", type=int, default=200, help="training steps of the tiny model (batch 8 × 128 tokens)")
+    ap.add_argument("--no-llama-cpp", action="store_true", help="skip the llama.cpp checks (llama-cpp-python not installed)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a loaded 2-core machine)")
+    ap.add_argument("--reuse", action="store_true", help="reuse the trained models of an existing --workdir")
     ap.add_argument("--rlhf-generate", action="store_true",
                     help="also compare `rlhf generate --temperature 0` with llama.cpp (needs the generate command)")
     args = ap.parse_args()
     rlhf = args.rlhf
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="verify-export-"))
-    if work.exists() and any(work.iterdir()):
+    reuse = args.reuse and (work / "base" / "model.safetensors").exists() and (work / "lora" / "adapter").exists()
+    if work.exists() and not reuse:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     print(f"workdir: {work}")
@@ -244,7 +286,14 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from peft import PeftModel
 
-    base, lora, tok = build_models(work, args.steps)
+    if reuse:
+        from tokenizers import Tokenizer
+        base, lora = work / "base", work / "lora"
+        tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+        for stale in ["out", "bf16-saved", "odd"]:
+            shutil.rmtree(work / stale, ignore_errors=True)
+    else:
+        base, lora, tok = build_models(work, args.steps)
     out = work / "out"
     out.mkdir()
 
@@ -287,40 +336,10 @@ def main() -> None:
     check("peft export equals the trained adapter", d <= 1e-6, f"max |Δlogit| = {d:.3g}")
 
     # 5. llama.cpp
-    llm = llama_cpp_model(out / "model-f32.gguf")
-    cpp_ids = llm.tokenize(prompt.encode(), add_bos=False, special=False)
-    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == prompt_ids, f"{list(cpp_ids)} vs {prompt_ids}")
-    long_ids = list(llm.tokenize(heldout[:2000].encode(), add_bos=False, special=False))
-    ref_long = tok.encode(heldout[:2000]).ids
-    check("llama.cpp tokenization of 2,000 held-out characters", long_ids == ref_long, f"{len(long_ids)} vs {len(ref_long)} tokens")
-    cpp_gen, cpp_first = greedy_llama_cpp(llm, prompt_ids, 32)
-    hf_gen = greedy_torch(exp, prompt_ids, 32)
-    first_diff = float(np.abs(cpp_first - logits_of(exp, prompt_ids)[-1].double().numpy()).max())
-    check("llama.cpp greedy 32 tokens == transformers (F32)", cpp_gen == hf_gen,
-          f"{tok.decode(cpp_gen)!r}; first-step max |Δlogit| = {first_diff:.3g}")
-    if args.rlhf_generate:
-        p = run([rlhf, "generate", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0"], expect_ok=False)
-        check("rlhf generate --temperature 0 == llama.cpp", p.returncode == 0 and tok.decode(cpp_gen) in p.stdout,
-              "compared decoded text")
-    merged_llm = llama_cpp_model(out / "merged-f32.gguf")
-    m_gen, _ = greedy_llama_cpp(merged_llm, prompt_ids, 32)
-    check("llama.cpp merged GGUF greedy == peft greedy", m_gen == greedy_torch(peft_model, prompt_ids, 32), f"{tok.decode(m_gen)!r}")
-    del merged_llm
-
-    ppl_ids = tok.encode(heldout).ids
-    window = 256
-    ppl = {"transformers": perplexity_torch(exp, ppl_ids, window)}
-    for kind in ["f32", "f16", "q8_0", "q4_0"]:
-        m = llm if kind == "f32" else llama_cpp_model(out / f"model-{kind}.gguf")
-        ppl[kind] = perplexity_llama_cpp(m, ppl_ids, window)
-    print("perplexity on held-out text (" + f"{len(ppl_ids)} tokens, windows of {window}): " +
-          ", ".join(f"{k} {v:.4f}" for k, v in ppl.items()))
-    check("llama.cpp F32 perplexity == transformers", abs(ppl["f32"] / ppl["transformers"] - 1) < 1e-3,
-          f"{ppl['f32']:.4f} vs {ppl['transformers']:.4f}")
-    r8 = ppl["q8_0"] / ppl["f32"] - 1
-    r4 = ppl["q4_0"] / ppl["f32"] - 1
-    check("Q8_0 perplexity within 1% of F32", abs(r8) <= 0.01, f"{ppl['q8_0']:.4f} ({r8:+.3%})")
-    check("Q4_0 perplexity within 10% of F32", abs(r4) <= 0.10, f"{ppl['q4_0']:.4f} ({r4:+.3%})")
+    if args.no_llama_cpp:
+        print("SKIP  llama.cpp checks (--no-llama-cpp)")
+    else:
+        llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt_ids, heldout)
     check_quant_bytes(out / "model-q8_0.gguf", base, "Q8_0")
     check_quant_bytes(out / "model-q4_0.gguf", base, "Q4_0")
     import gguf
