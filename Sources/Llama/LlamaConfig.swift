@@ -106,7 +106,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
     }
 
     struct RopeParameters: Codable {
-        var ropeTheta: Float?
+        var ropeTheta: Double?
         var ropeType: String?
         enum CodingKeys: String, CodingKey { case ropeTheta = "rope_theta", ropeType = "rope_type" }
     }
@@ -128,7 +128,7 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
             throw DecodingError.dataCorruptedError(forKey: .ropeParameters, in: c,
                 debugDescription: "rope_type '\(type)' is not supported (only 'default' RoPE)")
         }
-        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? v5?.ropeTheta ?? 10000
+        ropeTheta = try c.decodeIfPresent(Float.self, forKey: .ropeTheta) ?? v5?.ropeTheta.map(Float.init) ?? 10000
         tieWordEmbeddings = try c.decodeIfPresent(Bool.self, forKey: .tieWordEmbeddings) ?? false
         bosTokenId = try Self.decodeTokenId(c, .bosTokenId)
         eosTokenId = try Self.decodeTokenId(c, .eosTokenId)
@@ -158,15 +158,15 @@ public struct LlamaConfig: Codable, Equatable, Sendable {
         try c.encode(numKeyValueHeads, forKey: .numKeyValueHeads)
         try c.encode(headDim, forKey: .headDim)
         try c.encode(maxPositionEmbeddings, forKey: .maxPositionEmbeddings)
-        try c.encode(Double(rmsNormEps), forKey: .rmsNormEps)
-        try c.encode(Double(ropeTheta), forKey: .ropeTheta)
-        try c.encode(RopeParameters(ropeTheta: ropeTheta, ropeType: "default"), forKey: .ropeParameters)
+        try c.encode(shortestDouble(rmsNormEps), forKey: .rmsNormEps)
+        try c.encode(shortestDouble(ropeTheta), forKey: .ropeTheta)
+        try c.encode(RopeParameters(ropeTheta: shortestDouble(ropeTheta), ropeType: "default"), forKey: .ropeParameters)
         try c.encodeNil(forKey: .ropeScaling)
         try c.encode(tieWordEmbeddings, forKey: .tieWordEmbeddings)
         try c.encode(bosTokenId, forKey: .bosTokenId)
         try c.encode(eosTokenId, forKey: .eosTokenId)
         try c.encode(padTokenId, forKey: .padTokenId)
-        try c.encode(Double(initializerRange), forKey: .initializerRange)
+        try c.encode(shortestDouble(initializerRange), forKey: .initializerRange)
         try c.encode(hiddenAct, forKey: .hiddenAct)
         try c.encode(attentionBias, forKey: .attentionBias)
         try c.encode(0.0, forKey: .attentionDropout)
@@ -259,3 +259,7 @@ public enum LlamaConfigError: Error, CustomStringConvertible, Equatable {
         }
     }
 }
+
+/// The Double whose shortest decimal form equals the Float's (1e-5f is written `1e-05`, not
+/// `9.99999974737875e-06`), so config.json shows the value the user gave.
+private func shortestDouble(_ x: Float) -> Double { Double("\(x)") ?? Double(x) }

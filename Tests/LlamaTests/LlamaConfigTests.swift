@@ -46,6 +46,7 @@ final class LlamaConfigTests: XCTestCase {
         XCTAssertEqual((object["rope_parameters"] as? [String: Any])?["rope_type"] as? String, "default")
         XCTAssertEqual(object["architectures"] as? [String], ["LlamaForCausalLM"])
         XCTAssertEqual(object["model_type"] as? String, "llama")
+        XCTAssertTrue(String(decoding: data, as: UTF8.self).contains("\"rms_norm_eps\" : 1e-05"), "shortest decimal form")
         XCTAssertEqual(try JSONDecoder().decode(LlamaConfig.self, from: data), c)
     }
 
