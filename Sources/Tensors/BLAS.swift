@@ -11,6 +11,15 @@ public enum BLAS {
     public static func setThreads(_ count: Int) {
         openblas_set_num_threads(Int32(max(1, count)))
     }
+
+    /// The number of threads OpenBLAS uses for the next call.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
+    /// OpenBLAS's build configuration (`openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...").
+    public static var configuration: String { String(cString: openblas_get_config()) }
+
+    /// The kernel set OpenBLAS chose for this CPU at run time (`openblas_get_corename()`, e.g. "Haswell").
+    public static var coreName: String { String(cString: openblas_get_corename()) }
 }
 
 /// `C[M, N] = alpha * op(A) * op(B) + beta * C`, row-major, through `cblas_sgemm`.

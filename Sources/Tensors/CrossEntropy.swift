@@ -19,18 +19,19 @@ public let ignoreIndex: Int32 = -100
 @discardableResult
 public func crossEntropyForward(losses: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                 rows: Int, vocab: Int) -> (loss: Float, count: Int) {
+    parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, vocab))) { range in
+        for n in range {
+            let t = targets[n]
+            if t == ignoreIndex { losses[n] = 0; continue }
+            let z = logits + n * vocab
+            let m = maxOf(z, count: vocab)
+            let s = sumExpShifted(z, count: vocab, max: m)
+            losses[n] = Float(log(s)) + m - z[Int(t)]
+        }
+    }
     var total = 0.0, counted = 0
-    for n in 0..<rows {
-        let t = targets[n]
-        if t == ignoreIndex { losses[n] = 0; continue }
-        let z = logits + n * vocab
-        var m = -Float.infinity
-        for v in 0..<vocab { m = max(m, z[v]) }
-        var s = 0.0
-        for v in 0..<vocab { s += Double(expf(z[v] - m)) }
-        let l = Float(log(s)) + m - z[Int(t)]
-        losses[n] = l
-        total += Double(l)
+    for n in 0..<rows where targets[n] != ignoreIndex {
+        total += Double(losses[n])
         counted += 1
     }
     return (counted == 0 ? 0 : Float(total / Double(counted)), counted)
@@ -47,16 +48,15 @@ public func crossEntropyBackward(dlogits: UnsafeMutablePointer<Float>, logits: U
                                  rows: Int, vocab: Int, dloss: Float, count: Int) {
     guard count > 0 else { return }
     let scale = dloss / Float(count)
-    for n in 0..<rows {
-        let t = targets[n]
-        if t == ignoreIndex { continue }
-        let z = logits + n * vocab, dz = dlogits + n * vocab
-        var m = -Float.infinity
-        for v in 0..<vocab { m = max(m, z[v]) }
-        var s: Float = 0
-        for v in 0..<vocab { s += expf(z[v] - m) }
-        let inv = 1 / s
-        for v in 0..<vocab { dz[v] += scale * expf(z[v] - m) * inv }
-        dz[Int(t)] -= scale
+    parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, vocab))) { range in
+        for n in range {
+            let t = targets[n]
+            if t == ignoreIndex { continue }
+            let z = logits + n * vocab, dz = dlogits + n * vocab
+            let m = maxOf(z, count: vocab)
+            let s = sumExpShifted(z, count: vocab, max: m)
+            addScaledExpShifted(dz, z, count: vocab, max: m, factor: scale / Float(s))
+            dz[Int(t)] -= scale
+        }
     }
 }

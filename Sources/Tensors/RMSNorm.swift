@@ -16,13 +16,16 @@ import Foundation
 ///   (variance in fp32, then `weight * hidden`).
 public func rmsNormForward(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                            weight: UnsafePointer<Float>, rows: Int, channels: Int, eps: Float) {
-    for n in 0..<rows {
-        let x = inp + n * channels, y = out + n * channels
-        var ss: Float = 0
-        for c in 0..<channels { ss += x[c] * x[c] }
-        let r = 1 / (ss / Float(channels) + eps).squareRoot()
-        rstd[n] = r
-        for c in 0..<channels { y[c] = weight[c] * (x[c] * r) }
+    parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, channels))) { range in
+        for n in range {
+            let x = inp + n * channels, y = out + n * channels
+            let ss = dotProduct(x, x, count: channels)
+            let r = 1 / (ss / Float(channels) + eps).squareRoot()
+            rstd[n] = r
+            var c = 0
+            while c + vectorWidth <= channels { store16(load16(weight + c) * (load16(x + c) * r), y + c); c += vectorWidth }
+            while c < channels { y[c] = weight[c] * (x[c] * r); c += 1 }
+        }
     }
 }
 
@@ -35,15 +38,32 @@ public func rmsNormForward(out: UnsafeMutablePointer<Float>, rstd: UnsafeMutable
 public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>?,
                             dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                             rstd: UnsafePointer<Float>, rows: Int, channels: Int) {
-    for n in 0..<rows {
-        let x = inp + n * channels, dy = dout + n * channels, dx = dinp + n * channels
-        let r = rstd[n]
-        var dot: Float = 0
-        for c in 0..<channels { dot += weight[c] * dy[c] * x[c] }
-        let k = r * r * r * dot / Float(channels)
-        for c in 0..<channels { dx[c] += r * weight[c] * dy[c] - k * x[c] }
-        if let dweight {
-            for c in 0..<channels { dweight[c] += dy[c] * x[c] * r }
+    parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, channels))) { range in
+        for n in range {
+            let x = inp + n * channels, dy = dout + n * channels, dx = dinp + n * channels
+            let r = rstd[n]
+            var c = 0
+            var acc = SIMD16<Float>(repeating: 0)
+            while c + vectorWidth <= channels { acc += load16(weight + c) * load16(dy + c) * load16(x + c); c += vectorWidth }
+            var dot = acc.sum()
+            while c < channels { dot += weight[c] * dy[c] * x[c]; c += 1 }
+            let k = r * r * r * dot / Float(channels)
+            c = 0
+            while c + vectorWidth <= channels {
+                store16(load16(dx + c) + (r * load16(weight + c) * load16(dy + c) - k * load16(x + c)), dx + c)
+                c += vectorWidth
+            }
+            while c < channels { dx[c] += r * weight[c] * dy[c] - k * x[c]; c += 1 }
+        }
+    }
+    // dweight sums over rows: serial (one writer), vectorised over channels.
+    if let dweight {
+        for n in 0..<rows {
+            let x = inp + n * channels, dy = dout + n * channels
+            let r = rstd[n]
+            var c = 0
+            while c + vectorWidth <= channels { store16(load16(dweight + c) + load16(dy + c) * load16(x + c) * r, dweight + c); c += vectorWidth }
+            while c < channels { dweight[c] += dy[c] * x[c] * r; c += 1 }
         }
     }
 }

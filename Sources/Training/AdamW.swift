@@ -107,14 +107,19 @@ public final class AdamW {
         for (i, p) in parameters.enumerated() {
             let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
             let n = p.count
-            if p.weightDecay && h.weightDecay != 0 { for j in 0..<n { w[j] *= decay } }
-            for j in 0..<n {
-                let gj = g[j]
-                // torch lerp_(g, 1 - β1) with weight < 0.5: m + w·(g - m)
-                m[j] = oneMinusB1 < 0.5 ? m[j] + oneMinusB1 * (gj - m[j]) : gj - (gj - m[j]) * b1
-                v[j] = v[j] * b2 + oneMinusB2 * gj * gj
-                let denom = v[j].squareRoot() / denomScale + eps
-                w[j] -= stepSize * (m[j] / denom)
+            let decays = p.weightDecay && h.weightDecay != 0
+            let lerpLow = oneMinusB1 < 0.5
+            // Elementwise and independent: split over the kernel threads (no sgemm runs meanwhile).
+            parallelRanges(n, minPerThread: 32_768) { r in
+                if decays { for j in r { w[j] *= decay } }
+                for j in r {
+                    let gj = g[j]
+                    // torch lerp_(g, 1 - β1) with weight < 0.5: m + w·(g - m)
+                    m[j] = lerpLow ? m[j] + oneMinusB1 * (gj - m[j]) : gj - (gj - m[j]) * b1
+                    v[j] = v[j] * b2 + oneMinusB2 * gj * gj
+                    let denom = v[j].squareRoot() / denomScale + eps
+                    w[j] -= stepSize * (m[j] / denom)
+                }
             }
         }
     }
