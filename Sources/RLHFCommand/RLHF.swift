@@ -14,6 +14,7 @@ struct RLHF: AsyncParsableCommand {
             DBCommand.self, PrefsCommand.self, LabelCommand.self,
             RAGCommand.self,
             TokenizerCommand.self,
+            GenerateCommand.self, PerplexityCommand.self,
         ]
     )
 }
