@@ -13,6 +13,7 @@ struct RLHFBench: ParsableCommand {
         subcommands: [
             TrainStepBenchmark.self,
             SGEMMBenchmark.self,
+            GenerateBenchmark.self,
         ]
     )
 }
