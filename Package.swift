@@ -35,7 +35,10 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: numericFlags),
         .target(name: "SafeTensors", swiftSettings: numericFlags),
         .target(name: "Llama", dependencies: ["Tensors", "SafeTensors"], swiftSettings: numericFlags),
-        .target(name: "Tokenization", swiftSettings: numericFlags),
+        .target(
+            name: "Tokenization",
+            dependencies: [.product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: numericFlags),
         .target(
             name: "Training",
             dependencies: ["Tensors", "Llama", "SafeTensors", "Tokenization", .product(name: "Logging", package: "swift-log")],
