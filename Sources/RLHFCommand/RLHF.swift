@@ -13,7 +13,7 @@ struct RLHF: AsyncParsableCommand {
             RunCommand.self, StatusCommand.self, RunsCommand.self, ArtifactsCommand.self, CacheCommand.self, ReportCommand.self,
             DBCommand.self, PrefsCommand.self, LabelCommand.self,
             RAGCommand.self,
-            TokenizerCommand.self,
+            TokenizerCommand.self, PretrainCommand.self,
         ]
     )
 }

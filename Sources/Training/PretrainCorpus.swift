@@ -9,12 +9,14 @@ public struct PretrainCorpus: Sendable {
     enum Source: Sendable {
         case book(GutenbergBook, directory: URL)
         case piece(file: URL, index: Int)
+        case slice(Range<Int>)
     }
 
     /// Document ids in file order (Gutenberg ids, or `NAME#K` for the K-th piece of file NAME).
     public let documentIDs: [String]
     private let sources: [String: Source]
     private let pieces: [URL: [String]]
+    private var joined: Data = Data()
     /// Whether documents are whole books of a manifest (otherwise pieces of text files).
     public let isManifest: Bool
     /// A description of the inputs for cache keys and messages (paths and byte sizes).
@@ -36,6 +38,48 @@ public struct PretrainCorpus: Sendable {
         }
         return PretrainCorpus(documentIDs: books.map(\.id), sources: sources, pieces: [:], isManifest: true,
                               signature: sig.joined(separator: "\n"))
+    }
+
+    /// The books of a Gutenberg `manifest.tsv` cut out of the joined `corpus.txt` it describes (books
+    /// in manifest order, each `bytes_utf8` long, separated by `\n\n\n`), for a copy without `books/`.
+    /// - Throws: `TrainingError.invalidManifest` when the manifest has no `bytes_utf8` column or the
+    ///   sizes do not tile the corpus (naming the book); `TrainingError.io` when a file cannot be read.
+    public static func manifest(_ url: URL, corpus: URL) throws -> PretrainCorpus {
+        let books = try GutenbergBook.readManifest(at: url)
+        guard !books.isEmpty else { throw TrainingError.emptyCorpus }
+        let text: String
+        do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+            throw TrainingError.io(operation: "read", path: url.path, reason: error.localizedDescription)
+        }
+        let lines = text.split(separator: "\n").map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
+        let cols = lines[0].components(separatedBy: "\t")
+        guard let bi = cols.firstIndex(of: "bytes_utf8") else {
+            throw TrainingError.invalidManifest(path: url.path, line: 1, reason: "no bytes_utf8 column: cannot cut books out of \(corpus.lastPathComponent)")
+        }
+        let data: Data
+        do { data = try Data(contentsOf: corpus) } catch {
+            throw TrainingError.io(operation: "read corpus", path: corpus.path,
+                                   reason: FileManager.default.fileExists(atPath: corpus.path) ? error.localizedDescription : "no such file")
+        }
+        var sources: [String: Source] = [:], pos = 0
+        let rows = lines.dropFirst().filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        for (k, (book, row)) in zip(books, rows).enumerated() {
+            let f = row.components(separatedBy: "\t")
+            guard bi < f.count, let n = Int(f[bi]), n >= 0, pos + n <= data.count else {
+                throw TrainingError.invalidManifest(path: url.path, line: k + 2, reason: "bytes_utf8 of book \(book.id) is missing or runs past the end of \(corpus.path)")
+            }
+            sources[book.id] = .slice(pos..<(pos + n))
+            pos += n
+            let sep = data[pos..<min(data.count, pos + 3)]
+            guard pos == data.count || sep.elementsEqual("\n\n\n".utf8) else {
+                throw TrainingError.invalidManifest(path: url.path, line: k + 2, reason: "book \(book.id) does not end at a 3-blank-line separator of \(corpus.path); the manifest and the corpus do not match")
+            }
+            pos += 3
+        }
+        var c = PretrainCorpus(documentIDs: books.map(\.id), sources: sources, pieces: [:], isManifest: true,
+                               signature: "manifest \(url.path)\ncorpus \(corpus.path) \(data.count)")
+        c.joined = data
+        return c
     }
 
     /// Text files, each split into documents at `\n\n\n\n` (three blank lines); empty pieces dropped.
@@ -69,6 +113,11 @@ public struct PretrainCorpus: Sendable {
         switch sources[id] {
         case let .book(b, dir)?: return try b.text(relativeTo: dir)
         case let .piece(file, k)?: return pieces[file]![k]
+        case let .slice(r)?:
+            guard let t = String(data: joined[r], encoding: .utf8) else {
+                throw TrainingError.io(operation: "decode book \(id)", path: "corpus", reason: "not UTF-8")
+            }
+            return t
         case nil: throw TrainingError.invalidSplit("unknown document id \(id)")
         }
     }
@@ -88,7 +137,7 @@ public struct PretrainCorpus: Sendable {
     }
 
     /// Tokenizes the corpus into `directory/train.{bin,json}` and `directory/validation.{bin,json}`, or
-    /// reuses them when `directory/source.json` shows they were built from the same inputs, tokenizer
+    /// reuses them when `directory/source.txt` shows they were built from the same inputs, tokenizer
     /// and hold-out.
     /// - Parameters:
     ///   - directory: where the token files go (created if needed).
@@ -96,7 +145,7 @@ public struct PretrainCorpus: Sendable {
     ///   - vocabSize: the tokenizer's vocabulary size.
     ///   - tokenizerFingerprint: identifies the tokenizer.
     ///   - separatorToken: appended after each document (the EOS id), or nil.
-    ///   - tokenize: encodes one document (no special tokens added).
+    ///   - tokenize: encodes one document (e.g. `[BOS] + encode(text)`; the separator follows it).
     /// - Returns: the two token files.
     /// - Throws: `TrainingError.emptyCorpus`, `.invalidSplit`, `.io`, `.tokenOutOfRange`.
     public func tokenFiles(in directory: URL, holdout: HoldoutSelection, vocabSize: Int, tokenizerFingerprint: String,
