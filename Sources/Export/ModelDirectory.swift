@@ -18,7 +18,7 @@ public struct ModelDirectory: Sendable {
     /// `generation_config.json`, when present.
     public var generationConfigJSON: Data?
     /// The LoRA adapter of `adapter/`, when present.
-    public var adapter: LoRAAdapter?
+    public var adapter: PEFTAdapter?
 
     /// Name of the adapter subdirectory.
     public static let adapterDirectoryName = "adapter"
@@ -53,7 +53,7 @@ public struct ModelDirectory: Sendable {
         }
         let adapterURL = url.appendingPathComponent(adapterDirectoryName)
         let adapter = FileManager.default.fileExists(atPath: adapterURL.appendingPathComponent("adapter_config.json").path)
-            ? try LoRAAdapter.read(directory: adapterURL, base: config) : nil
+            ? try PEFTAdapter.read(directory: adapterURL, base: config) : nil
         return ModelDirectory(url: url, checkpoint: checkpoint, storedDTypes: dtypes, tokenizer: tokenizer,
                               generationConfigJSON: FileManager.default.contents(atPath: url.appendingPathComponent("generation_config.json").path),
                               adapter: adapter)

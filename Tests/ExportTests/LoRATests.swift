@@ -7,9 +7,9 @@ import XCTest
 /// PEFT key names, scaling and the merge `W + scaling·B·A`.
 final class LoRATests: XCTestCase {
     func testPEFTKeyNames() {
-        XCTAssertEqual(LoRAAdapter.peftKey("model.layers.0.self_attn.q_proj.weight", "lora_A"),
+        XCTAssertEqual(PEFTAdapter.peftKey("model.layers.0.self_attn.q_proj.weight", "lora_A"),
                        "base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight")
-        XCTAssertEqual(LoRAAdapter.peftKey("model.layers.11.mlp.down_proj.weight", "lora_B"),
+        XCTAssertEqual(PEFTAdapter.peftKey("model.layers.11.mlp.down_proj.weight", "lora_B"),
                        "base_model.model.model.layers.11.mlp.down_proj.lora_B.weight")
     }
 
@@ -28,7 +28,7 @@ final class LoRATests: XCTestCase {
         var a = [Float](repeating: 0, count: 2 * 32)
         a[0] = 1; a[32 + 1] = 2
         let b: [Float] = (0..<32).flatMap { o -> [Float] in [Float(o), 1] }
-        let adapter = try LoRAAdapter(config: PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["q_proj"]),
+        let adapter = try PEFTAdapter(config: PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["q_proj"]),
                                       pairs: [name: .init(a: a, b: b)], base: config)
         let merged = try adapter.merged(into: try LlamaCheckpoint(config: config, tensors: tensors))
         let w = merged.tensors[name]!
@@ -58,7 +58,7 @@ final class LoRATests: XCTestCase {
         XCTAssertEqual(json["r"] as? Int, 4)
         XCTAssertEqual(json["use_rslora"] as? Bool, true)
         XCTAssertEqual(json["target_modules"] as? [String], ["q_proj", "down_proj"])
-        let read = try LoRAAdapter.read(directory: dir.appendingPathComponent("adapter"), base: TinyModel.config())
+        let read = try PEFTAdapter.read(directory: dir.appendingPathComponent("adapter"), base: TinyModel.config())
         XCTAssertEqual(read.config.scaling, 4)
         XCTAssertEqual(read.pairs.count, 2)
     }
@@ -66,15 +66,15 @@ final class LoRATests: XCTestCase {
     func testInvalidAdaptersAreRejected() throws {
         let config = TinyModel.config()
         let name = "model.layers.0.self_attn.q_proj.weight"
-        let pair = LoRAAdapter.Pair(a: [Float](repeating: 0, count: 2 * 32), b: [Float](repeating: 0, count: 32 * 2))
+        let pair = PEFTAdapter.Pair(a: [Float](repeating: 0, count: 2 * 32), b: [Float](repeating: 0, count: 32 * 2))
         // Module outside target_modules.
-        XCTAssertThrowsError(try LoRAAdapter(config: PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["v_proj"]), pairs: [name: pair], base: config))
+        XCTAssertThrowsError(try PEFTAdapter(config: PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["v_proj"]), pairs: [name: pair], base: config))
         // Wrong rank.
-        XCTAssertThrowsError(try LoRAAdapter(config: PEFTAdapterConfig(r: 3, loraAlpha: 4, targetModules: ["q_proj"]), pairs: [name: pair], base: config))
+        XCTAssertThrowsError(try PEFTAdapter(config: PEFTAdapterConfig(r: 3, loraAlpha: 4, targetModules: ["q_proj"]), pairs: [name: pair], base: config))
         // DoRA.
         var dora = PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["q_proj"])
         dora.useDora = true
-        XCTAssertThrowsError(try LoRAAdapter(config: dora, pairs: [name: pair], base: config)) { error in
+        XCTAssertThrowsError(try PEFTAdapter(config: dora, pairs: [name: pair], base: config)) { error in
             guard case .invalidAdapter(_, let detail)? = error as? ExportError else { return XCTFail("\(error)") }
             XCTAssertTrue(detail.contains("use_dora"))
         }
@@ -82,10 +82,10 @@ final class LoRATests: XCTestCase {
         let dir = try TinyModel.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var writer = SafeTensorsWriter()
-        try writer.add(LoRAAdapter.peftKey(name, "lora_A"), shape: [2, 32], floats: pair.a)
+        try writer.add(PEFTAdapter.peftKey(name, "lora_A"), shape: [2, 32], floats: pair.a)
         try writer.write(to: dir.appendingPathComponent("adapter_model.safetensors"))
         try JSONEncoder().encode(PEFTAdapterConfig(r: 2, loraAlpha: 4, targetModules: ["q_proj"])).write(to: dir.appendingPathComponent("adapter_config.json"))
-        XCTAssertThrowsError(try LoRAAdapter.read(directory: dir, base: config)) { error in
+        XCTAssertThrowsError(try PEFTAdapter.read(directory: dir, base: config)) { error in
             guard case .invalidAdapter(_, let detail)? = error as? ExportError else { return XCTFail("\(error)") }
             XCTAssertTrue(detail.contains("partner"), detail)
         }

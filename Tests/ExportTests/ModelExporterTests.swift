@@ -69,7 +69,7 @@ final class ModelExporterTests: XCTestCase {
         let out = root.appendingPathComponent("merged")
         _ = try exporter.export(.directory(dir), to: out, options: ExportOptions(format: .hf, merge: true))
         let st = try SafeTensorsFile.read(contentsOf: out.appendingPathComponent("model.safetensors"))
-        let adapter = try LoRAAdapter.read(directory: dir.appendingPathComponent("adapter"), base: TinyModel.config())
+        let adapter = try PEFTAdapter.read(directory: dir.appendingPathComponent("adapter"), base: TinyModel.config())
         let name = "model.layers.0.mlp.down_proj.weight"  // [32, 64]
         let pair = adapter.pairs[name]!
         let merged = try st.floats(name)

@@ -131,14 +131,14 @@ enum TinyModel {
         try Data(tokenizerJSON.utf8).write(to: dir.appendingPathComponent("tokenizer.json"))
         if let adapter {
             let layout = LlamaTensorLayout(config: config)
-            var pairs: [String: LoRAAdapter.Pair] = [:]
+            var pairs: [String: PEFTAdapter.Pair] = [:]
             for t in layout.tensors where t.name.hasSuffix("q_proj.weight") || t.name.hasSuffix("down_proj.weight") {
                 let a = (0..<(adapter.r * t.shape[1])).map { Float(cos(Double($0))) / 8 }
                 let b = (0..<(t.shape[0] * adapter.r)).map { Float(sin(Double($0) * 0.5)) / 8 }
-                pairs[t.name] = LoRAAdapter.Pair(a: a, b: b)
+                pairs[t.name] = PEFTAdapter.Pair(a: a, b: b)
             }
             let cfg = PEFTAdapterConfig(r: adapter.r, loraAlpha: adapter.alpha, targetModules: ["q_proj", "down_proj"], useRslora: adapter.rslora)
-            let lora = try LoRAAdapter(config: cfg, pairs: pairs, base: config)
+            let lora = try PEFTAdapter(config: cfg, pairs: pairs, base: config)
             let adapterDir = dir.appendingPathComponent("adapter")
             try FileManager.default.createDirectory(at: adapterDir, withIntermediateDirectories: true)
             try lora.write(to: adapterDir, base: config)

@@ -116,7 +116,7 @@ public struct PEFTAdapterConfig: Codable, Equatable, Sendable {
 /// `base_model.model.<module>.lora_A.weight` / `.lora_B.weight`, e.g.
 /// `base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight`.
 /// Source: Hu et al. 2021, LoRA (§4.1); huggingface/peft `utils/save_and_load.py`.
-public struct LoRAAdapter: Sendable {
+public struct PEFTAdapter: Sendable {
     /// One adapted projection.
     public struct Pair: Sendable {
         /// `[r, in]` row-major.
@@ -151,7 +151,7 @@ public struct LoRAAdapter: Sendable {
     ///   - base: the config of the model it adapts.
     /// - Throws: `ExportError.invalidAdapter` for a missing or malformed file, an unknown key, a
     ///   missing A/B partner, a shape that does not fit the base weight or a rank other than `r`.
-    public static func read(directory: URL, base: LlamaConfig) throws -> LoRAAdapter {
+    public static func read(directory: URL, base: LlamaConfig) throws -> PEFTAdapter {
         let configURL = directory.appendingPathComponent("adapter_config.json")
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         func fail(_ d: String) -> ExportError { .invalidAdapter(path: directory.path, detail: d) }
@@ -189,7 +189,7 @@ public struct LoRAAdapter: Sendable {
         guard unknown.isEmpty else {
             throw fail("unexpected tensors \(unknown.prefix(3).joined(separator: ", ")); expected only base_model.model.<module>.lora_A/lora_B.weight of Llama projections")
         }
-        let adapter = LoRAAdapter(unchecked: config, pairs: pairs)
+        let adapter = PEFTAdapter(unchecked: config, pairs: pairs)
         try adapter.validate(against: base, path: directory.path)
         return adapter
     }
