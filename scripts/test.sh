@@ -11,5 +11,7 @@ if [ -z "${RLHF_DATABASE_URL:-}" ]; then
   RLHF_DATABASE_URL=$(deploy/local-postgres.sh start "$PGDIR" "${RLHF_TEST_PG_PORT:-55432}")
   export RLHF_DATABASE_URL
 fi
-swift build -c release -Xswiftc -enable-testing
-swift test -c release -Xswiftc -enable-testing "$@"
+# One release build of everything (the rlhf executable too: CLI tests run it), then the tests
+# without rebuilding (a plain `swift test` after `swift build` would compile everything twice).
+swift build -c release -Xswiftc -enable-testing --build-tests
+swift test -c release -Xswiftc -enable-testing --skip-build "$@"
