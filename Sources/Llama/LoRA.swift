@@ -144,7 +144,7 @@ public final class LoRAAdapter: LinearAdapter {
 
     /// Backward of `forward` (same `inp` and rows): `dB += scaling · dout^T · h`, `dA += dh^T · x`,
     /// `dinp += mask ⊙ (dh · A)` with `dh = scaling · dout · B` (frozen A or B get no gradient).
-    public func backward(dinp: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
+    public func backward(dinp: UnsafeMutablePointer<Float>?, dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, rows n: Int) {
         precondition(n == lastRows, "LoRAAdapter.backward: \(n) rows, forward had \(lastRows)")
         let r = rank, i = inFeatures, o = outFeatures
         let x = lastDropped ? UnsafePointer(dropped.data) : inp
@@ -159,6 +159,7 @@ public final class LoRAAdapter: LinearAdapter {
             sgemm(transA: true, transB: false, m: r, n: i, k: n, alpha: 1, a: dh.data, lda: r,
                   b: x, ldb: i, beta: 1, c: loraA.grad.data, ldc: i)
         }
+        guard let dinp else { return }
         if lastDropped {
             // dx[N, I] = dh · A, then through the dropout mask (zero where dropped, 1/(1-p) where kept).
             if dx.count < n * i { dx = Tensor(shape: [n * i]) }
