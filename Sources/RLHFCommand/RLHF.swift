@@ -17,6 +17,7 @@ struct RLHF: AsyncParsableCommand {
             ExportCommand.self,
             ImportHFCommand.self,
             GenerateCommand.self, PerplexityCommand.self,
+            SampleCommand.self,
         ]
     )
 }

@@ -13,5 +13,6 @@ public enum StageCatalog {
     /// The ML stage kinds, in pipeline order.
     public static let kinds: [any StageKind.Type] = [
         ExportStage.self,
+        SamplePairsStage.self,
     ]
 }
