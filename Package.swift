@@ -103,6 +103,8 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         // -
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Export", "Llama", "Tokenization", "Preferences",
+                                                    .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -17,6 +17,8 @@ public final class PipelineRunner: @unchecked Sendable {
     let events: @Sendable (RunEvent) -> Void
     /// Set to cancel the run (e.g. from a SIGINT handler); running stages see `context.isCancelled`.
     public let cancellation = CancellationFlag()
+    /// Results and resolved inputs of this run's stages, for each stage's `StageContext.lineage`.
+    let book = LineageBook()
 
     /// - Parameters:
     ///   - pipeline: the validated pipeline.
@@ -80,6 +82,7 @@ public final class PipelineRunner: @unchecked Sendable {
                             let r = StageResult(name: stage.name, kind: stage.kind.name, state: .skipped, seconds: 0, metrics: [:],
                                                 error: "needs '\(bad.name)', which \(bad.state == .failed ? "failed" : "was skipped")")
                             results[stage.name] = r
+                            book.record(r)
                             if !options.dryRun { recordSkipped(r, runID: runID) }
                             events(.stageFinished(r))
                             pending.remove(at: i)
@@ -99,6 +102,7 @@ public final class PipelineRunner: @unchecked Sendable {
                 guard running > 0, let r = await group.next() else { break }
                 running -= 1
                 results[r.name] = r
+                book.record(r)
                 events(.stageFinished(r))
             }
         }
@@ -208,6 +212,7 @@ public final class PipelineRunner: @unchecked Sendable {
             snapshot = try storeArtifact(from: staging, kind: "snapshot:\(stage.kind.name)", stage: stage.name, stageRunID: nil)
             resolved.append(ResolvedInput(name: "snapshot", digest: snapshot!.digest))
         }
+        book.record(inputs: resolved, of: stage.name)
         return (Self.cacheKey(kind: stage.kind.name, version: stage.kind.version, params: stage.params, seed: stage.seed,
                               needs: needDigests, inputs: resolved), snapshot)
     }
@@ -276,7 +281,8 @@ public final class PipelineRunner: @unchecked Sendable {
                                checkpointDirectory: checkpoint,
                                snapshotDirectory: snapshot.map { store.artifactURL($0.digest) },
                                logFile: logFile, logger: logger, metrics: metrics,
-                               progress: { events(.progress($0)) }, cancellation: cancellation)
+                               progress: { events(.progress($0)) }, cancellation: cancellation,
+                               lineage: book.lineage(of: stage, in: pipeline))
         let flusher = Task.detached { [store] in
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 2_000_000_000)

@@ -30,6 +30,9 @@ public final class StageContext: @unchecked Sendable {
     public let logger: Logger
     /// Where the stage reports metrics.
     public let metrics: MetricsRecorder
+    /// The pipeline and every stage upstream of this one (parameters, artifacts, data digests, metrics),
+    /// read-only; `StageLineage.empty` outside the orchestrator.
+    public let lineage: StageLineage
     private let progressHandler: @Sendable (StageProgress) -> Void
     private let cancelled: CancellationFlag
 
@@ -38,7 +41,7 @@ public final class StageContext: @unchecked Sendable {
                 inputs: [String: URL], outputDirectory: URL, checkpointDirectory: URL, snapshotDirectory: URL?,
                 logFile: URL, logger: Logger, metrics: MetricsRecorder,
                 progress: @escaping @Sendable (StageProgress) -> Void = { _ in },
-                cancellation: CancellationFlag = CancellationFlag()) {
+                cancellation: CancellationFlag = CancellationFlag(), lineage: StageLineage = .empty) {
         self.stageName = stageName
         self.runID = runID
         self.params = params
@@ -53,6 +56,7 @@ public final class StageContext: @unchecked Sendable {
         self.metrics = metrics
         self.progressHandler = progress
         self.cancelled = cancellation
+        self.lineage = lineage
     }
 
     /// The artifact directory of the `needs` stage `name`.

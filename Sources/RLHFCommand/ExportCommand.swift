@@ -2,6 +2,7 @@ import ArgumentParser
 import Export
 import Foundation
 import Logging
+import Stages
 
 extension ExportFormat: ExpressibleByArgument {}
 extension ExportDType: ExpressibleByArgument {}
@@ -14,15 +15,19 @@ struct ExportCommand: ParsableCommand {
         abstract: "Export a model as a Hugging Face directory, a PEFT adapter or a GGUF file.",
         discussion: """
         MODEL is a model directory (config.json, model.safetensors, tokenizer.json; a LoRA-trained model \
-        also has adapter/). Artifact digests and PIPELINE:STAGE are resolved once the pipeline store lands.
+        also has adapter/), an artifact digest (or unique prefix) in --workdir, or PIPELINE:STAGE (the \
+        artifact of that stage's latest successful run, e.g. quickstart:ppo).
         Examples:
           rlhf export runs/tiny --format hf --dtype bf16 --out tiny-hf
           rlhf export runs/tiny-lora --format peft --out tiny-adapter
           rlhf export runs/tiny-lora --format gguf --merge --quant q8_0 --out tiny-q8_0.gguf
         """)
 
-    @Argument(help: "The model: a model directory (or, later, an artifact digest or PIPELINE:STAGE).")
+    @Argument(help: "The model: a model directory, an artifact digest or prefix, or PIPELINE:STAGE.")
     var model: String
+
+    @Option(name: .long, help: ArgumentHelp("Work directory for digests and PIPELINE:STAGE (default $RLHF_WORKDIR or .rlhf).", valueName: "DIR"))
+    var workdir: String?
 
     @Option(help: "Output format: hf, peft or gguf.")
     var format: ExportFormat
@@ -74,7 +79,9 @@ struct ExportCommand: ParsableCommand {
                                     allowF16Fallback: allowF16Fallback, lineage: lineageValue, name: name, baseModelNameOrPath: baseModel)
         let result: ExportResult
         do {
-            result = try ModelExporter(logger: logger).export(ModelReference.parse(model), to: URL(fileURLWithPath: out), options: options)
+            let resolver = ArtifactModelResolver(workdir: workdir.map { URL(fileURLWithPath: $0) } ?? ArtifactModelResolver.defaultWorkdir)
+            result = try ModelExporter(logger: logger, resolver: resolver)
+                .export(ArtifactModelResolver.parse(model), to: URL(fileURLWithPath: out), options: options)
         } catch let error as ExportError {
             throw CLIFailure(message: "\(error)")
         }

@@ -18,6 +18,7 @@ struct RLHF: AsyncParsableCommand {
             ImportHFCommand.self,
             GenerateCommand.self, PerplexityCommand.self,
             TokenizerCommand.self, PretrainCommand.self,
+            SampleCommand.self,
         ]
     )
 }

@@ -14,5 +14,7 @@ public enum StageCatalog {
     public static let kinds: [any StageKind.Type] = [
         TrainTokenizerStage.self,
         PretrainStage.self,
+        ExportStage.self,
+        SamplePairsStage.self,
     ]
 }

@@ -3,6 +3,9 @@ import Llama
 import SafeTensors
 @testable import Export
 
+/// Export's adapter type (Llama also has a `LoRAAdapter`, the training-time layer adapter).
+typealias LoRAAdapter = Export.LoRAAdapter
+
 // MARK: - A minimal GGUF reader (independent of GGUFWriter) to check the written bytes
 
 /// Parses a GGUF v3 file the way ggml's `gguf.cpp` does: header, key-values, tensor infos, aligned data.

@@ -104,6 +104,7 @@ final class Sandbox {
         var r = StageRegistry.builtin()
         r.register(WriteStage.self)
         r.register(SnapshotStage.self)
+        r.register(LineageProbeStage.self)
         return r
     }
 
