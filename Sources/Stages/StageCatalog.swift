@@ -12,5 +12,7 @@ public enum StageCatalog {
 
     /// The ML stage kinds, in pipeline order.
     public static let kinds: [any StageKind.Type] = [
+        RewardModelStage.self,
+        PPOStage.self,
     ]
 }
