@@ -56,7 +56,7 @@ let package = Package(
                            .product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "Alignment",
-            dependencies: ["Tensors", "Llama", "Training", "Tokenization", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "Llama", "SafeTensors", "Training", "Tokenization", .product(name: "Logging", package: "swift-log")],
             swiftSettings: numericFlags),
         .target(
             name: "Export",

@@ -16,5 +16,7 @@ public enum StageCatalog {
         PretrainStage.self,
         ExportStage.self,
         SamplePairsStage.self,
+        RewardModelStage.self,
+        PPOStage.self,
     ]
 }

@@ -1,0 +1,29 @@
+// Fitting prompt + response token sequences into a model's context.
+
+// MARK: - Truncation
+
+/// Joins a prompt and a response into one sequence of at most `maxLength` tokens, truncating the
+/// *beginning* of the prompt (left truncation: the end of the conversation, next to the response,
+/// is what the score depends on most), then, if the response alone does not fit, its end.
+///
+/// Worked example: prompt `[0, 5, 6, 7]`, response `[8, 9, 1]`, `maxLength` 5 gives `[6, 7, 8, 9, 1]`;
+/// `maxLength` 3 gives `[7, 8, 9]` (at least one prompt token is kept, the response loses its end).
+/// - Parameters:
+///   - prompt: prompt tokens (including a leading BOS when the model uses one).
+///   - response: response tokens (including a trailing EOS when the response ended).
+///   - maxLength: the context limit in tokens (>= 2).
+///   - item: how to name the example in an error (e.g. `comparison 17`).
+/// - Returns: `(tokens, promptTokensKept)`.
+/// - Throws: `TrainerError.promptTooLong` when the prompt alone has `maxLength` tokens or more (no
+///   room for a response): such data is rejected before training starts.
+/// - Source: TRL `RewardTrainer`/`DPOTrainer` `truncation_mode="keep_end"` for the prompt.
+public func fitToContext(prompt: [Int32], response: [Int32], maxLength: Int, item: String) throws -> (tokens: [Int32], promptTokens: Int) {
+    precondition(maxLength >= 2, "maxLength must be >= 2")
+    if prompt.count >= maxLength {
+        throw TrainerError.promptTooLong(item: item, tokens: prompt.count, maxLength: maxLength)
+    }
+    if prompt.count + response.count <= maxLength { return (prompt + response, prompt.count) }
+    let keepPrompt = Swift.min(prompt.count, Swift.max(1, maxLength - response.count))
+    let keepResponse = maxLength - keepPrompt
+    return (Array(prompt.suffix(keepPrompt)) + Array(response.prefix(keepResponse)), keepPrompt)
+}

@@ -1,0 +1,114 @@
+// Shared pieces of the RLHF stage kinds (reward-model, ppo, dpo): the comparison snapshot, optional
+// parameters, model inputs and tokenization of prompts and responses.
+
+import Alignment
+import Foundation
+import Logging
+import Pipeline
+import Preferences
+import Tokenization
+
+// MARK: - Comparison snapshot
+
+/// The comparison snapshot of an RLHF stage: read from PostgreSQL in `resolveInputs`, written into
+/// the snapshot directory (its digest enters the cache key), read back in `run`.
+enum ComparisonSnapshotInput {
+    static let fileName = "comparisons.json"
+
+    /// Reads `dataset` (ties policy `ties`) from the store at `database_url` or `RLHF_DATABASE_URL`
+    /// and writes it into `context.snapshotDirectory`.
+    /// - Throws: `PipelineError.parameter` (no URL, bad `ties`), `PreferenceError` (database).
+    static func resolve(_ context: StageContext) throws -> [ResolvedInput] {
+        let dataset = try context.params.string("dataset")
+        let tiesName = try context.params.string("ties")
+        guard let ties = TiePolicy(rawValue: tiesName) else {
+            throw PipelineError.parameter(stage: context.stageName, name: "ties",
+                                          message: "'\(tiesName)' is not one of \(TiePolicy.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let url: String
+        if case .string(let s)? = context.params["database_url"], !s.isEmpty { url = s }
+        else if let env = ProcessInfo.processInfo.environment["RLHF_DATABASE_URL"], !env.isEmpty { url = env }
+        else {
+            throw PipelineError.parameter(stage: context.stageName, name: "database_url",
+                                          message: "no database: set RLHF_DATABASE_URL or the stage's database_url (a libpq URL)")
+        }
+        guard let dir = context.snapshotDirectory else { return [] }
+        let store = try PreferenceStore(url: url, logger: context.logger)
+        let snapshot = try store.snapshot(dataset: dataset, ties: ties)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try snapshot.write(to: dir.appendingPathComponent(fileName))
+        context.logger.info("comparison snapshot", metadata: ["dataset": "\(dataset)", "pairs": "\(snapshot.pairs.count)",
+                                                              "digest": "\(snapshot.digest)"])
+        return []
+    }
+
+    /// The snapshot `resolve` wrote.
+    /// - Throws: `TrainerError.emptyData` when it holds no pair; `PreferenceError` when unreadable.
+    static func read(_ context: StageContext) throws -> ComparisonSnapshot {
+        guard let dir = context.snapshotDirectory else {
+            throw TrainerError.emptyData("stage '\(context.stageName)' has no comparison snapshot (resolveInputs did not run)")
+        }
+        let s = try ComparisonSnapshot.read(from: dir.appendingPathComponent(fileName))
+        guard !s.pairs.isEmpty else {
+            throw TrainerError.emptyData("the comparison snapshot of dataset '\(s.dataset)' (ties: \(s.ties.rawValue)) is empty")
+        }
+        return s
+    }
+}
+
+// MARK: - Parameters
+
+extension ResolvedParameters {
+    /// An optional integer (nil when absent or null).
+    func optionalInt(_ name: String) throws -> Int? {
+        if self[name] == nil || self[name] == .null { return nil }
+        return try int(name)
+    }
+
+    /// An optional number (nil when absent or null).
+    func optionalDouble(_ name: String) throws -> Double? {
+        if self[name] == nil || self[name] == .null { return nil }
+        return try double(name)
+    }
+
+    /// An optional string (nil when absent, null or empty).
+    func optionalString(_ name: String) throws -> String? {
+        if self[name] == nil || self[name] == .null { return nil }
+        let s = try string(name)
+        return s.isEmpty ? nil : s
+    }
+}
+
+// MARK: - Inputs
+
+enum ModelInputs {
+    /// The artifact of the `needs` stage named by parameter `param`, or the single input that is (or
+    /// is not, per `rewardModel`) a reward model.
+    /// - Throws: `PipelineError.parameter` when none or several match.
+    static func pick(_ context: StageContext, param: String, rewardModel: Bool) throws -> URL {
+        if let name = try context.params.optionalString(param) { return try context.input(name) }
+        let matching = context.inputs.filter { RewardModel.isRewardModelDirectory($0.value) == rewardModel }
+        guard matching.count == 1, let url = matching.first?.value else {
+            throw PipelineError.parameter(stage: context.stageName, name: param,
+                message: "found \(matching.count) \(rewardModel ? "reward-model" : "causal-LM") inputs among needs \(context.inputs.keys.sorted()); "
+                    + "name the stage with `\(param):`")
+        }
+        return url
+    }
+}
+
+// MARK: - Tokenization
+
+/// Prompt and response tokens as the pretraining data lays documents out: `[BOS] + prompt` then
+/// `response + [EOS]` (a response ends with EOS, which is where a reward model reads its score).
+struct RLHFTokenization {
+    let tokenizer: BPETokenizer
+
+    func prompt(_ text: String) -> [Int32] {
+        (tokenizer.bosTokenId.map { [$0] } ?? []) + tokenizer.encode(text)
+    }
+
+    func response(_ text: String) -> [Int32] {
+        tokenizer.encode(text) + (tokenizer.eosTokenId.map { [$0] } ?? [])
+    }
+}
