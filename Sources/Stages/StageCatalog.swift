@@ -12,5 +12,6 @@ public enum StageCatalog {
 
     /// The ML stage kinds, in pipeline order.
     public static let kinds: [any StageKind.Type] = [
+        RAGInjectStage.self,
     ]
 }
