@@ -6,7 +6,7 @@ struct RAGCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rag",
         abstract: "Build and query knowledge indexes (SQLite FTS5, BM25) for retrieval-augmented generation.",
-        subcommands: [RAGIndexCommand.self, RAGSearchCommand.self, RAGRecallCommand.self, RAGExamplesCommand.self]
+        subcommands: [RAGIndexCommand.self, RAGSearchCommand.self, RAGRecallCommand.self, RAGExamplesCommand.self, RAGEvalCommand.self]
     )
 }
 

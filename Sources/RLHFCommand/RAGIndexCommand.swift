@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Retrieval
+import Tokenization
 
 /// `rlhf rag index`: chunk a JSONL knowledge base and write its FTS5 index.
 struct RAGIndexCommand: ParsableCommand {
@@ -21,6 +22,9 @@ struct RAGIndexCommand: ParsableCommand {
     @Option(name: .long, help: "Tokens shared by neighbouring chunks.")
     var overlap: Int = 32
 
+    @Option(name: .long, help: "Count tokens with this tokenizer (a directory with tokenizer.json, e.g. the model's); default: whitespace words.")
+    var tokenizer: String?
+
     @Flag(name: .long, help: "Print the manifest as JSON.")
     var json = false
 
@@ -31,12 +35,18 @@ struct RAGIndexCommand: ParsableCommand {
         }
     }
 
+    /// The model's BPE tokenizer when `--tokenizer` is given, otherwise whitespace words.
+    private func chunkTokenizer() throws -> any ChunkTokenizer {
+        guard let tokenizer else { return WhitespaceTokenizer() }
+        return RAGModel.chunkTokenizer(try BPETokenizer(directory: URL(fileURLWithPath: tokenizer)))
+    }
+
     func run() throws {
         let logger = Logger(label: "rlhf.rag")
         let directory = URL(fileURLWithPath: out, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let started = Date()
-        let chunker = try Chunker(options: ChunkingOptions(chunkSize: chunkSize, overlap: overlap), tokenizer: WhitespaceTokenizer())
+        let chunker = try Chunker(options: ChunkingOptions(chunkSize: chunkSize, overlap: overlap), tokenizer: try chunkTokenizer())
         let index = try KnowledgeIndex.build(
             knowledgeBase: URL(fileURLWithPath: knowledge), chunker: chunker,
             at: directory.appendingPathComponent(KnowledgeIndex.fileName), logger: logger)

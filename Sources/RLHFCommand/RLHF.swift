@@ -12,7 +12,7 @@ struct RLHF: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, StatusCommand.self, RunsCommand.self, ArtifactsCommand.self, CacheCommand.self, ReportCommand.self,
             DBCommand.self, PrefsCommand.self, LabelCommand.self,
-            RAGCommand.self,
+            RAGCommand.self, AskCommand.self,
             TokenizerCommand.self,
             ExportCommand.self,
             ImportHFCommand.self,

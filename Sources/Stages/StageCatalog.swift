@@ -18,5 +18,6 @@ public enum StageCatalog {
         SamplePairsStage.self,
         RewardModelStage.self,
         PPOStage.self,
+        RAGInjectStage.self,
     ]
 }
