@@ -4,7 +4,7 @@ import SafeTensors
 @testable import Export
 
 /// Export's adapter type (Llama also has a `LoRAAdapter`, the training-time layer adapter).
-typealias LoRAAdapter = Export.LoRAAdapter
+typealias LoRAAdapter = Export.PEFTAdapter
 
 // MARK: - A minimal GGUF reader (independent of GGUFWriter) to check the written bytes
 
