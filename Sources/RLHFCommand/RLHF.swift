@@ -16,6 +16,7 @@ struct RLHF: AsyncParsableCommand {
             TokenizerCommand.self,
             ExportCommand.self,
             ImportHFCommand.self,
+            RewardCommand.self,
         ]
     )
 }

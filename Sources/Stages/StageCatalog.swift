@@ -14,5 +14,6 @@ public enum StageCatalog {
     public static let kinds: [any StageKind.Type] = [
         RewardModelStage.self,
         PPOStage.self,
+        DPOStage.self,
     ]
 }
