@@ -141,7 +141,7 @@ final class RewardModelTests: XCTestCase {
 
     func testContextFittingKeepsTheEndOfThePromptAndRejectsTooLongPrompts() throws {
         XCTAssertEqual(try fitToContext(prompt: [0, 5, 6, 7], response: [8, 9, 1], maxLength: 5, item: "x").tokens, [6, 7, 8, 9, 1])
-        XCTAssertEqual(try fitToContext(prompt: [0, 5, 6, 7], response: [8, 9, 1], maxLength: 3, item: "x").tokens, [7, 8, 9])
+        XCTAssertEqual(try fitToContext(prompt: [0, 5], response: [8, 9, 1], maxLength: 3, item: "x").tokens, [5, 8, 9])
         XCTAssertEqual(try fitToContext(prompt: [0, 5], response: [8, 1], maxLength: 8, item: "x").tokens, [0, 5, 8, 1])
         XCTAssertThrowsError(try fitToContext(prompt: [0, 5, 6, 7], response: [1], maxLength: 4, item: "comparison 9")) { e in
             XCTAssertEqual(e as? TrainerError, .promptTooLong(item: "comparison 9", tokens: 4, maxLength: 4))
