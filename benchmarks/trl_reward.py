@@ -16,7 +16,28 @@ import torch
 from datasets import Dataset
 from tokenizers import Tokenizer
 from transformers import LlamaForSequenceClassification, PreTrainedTokenizerFast
+import transformers
 from trl import RewardConfig, RewardTrainer
+
+# trl 0.11.4 passes `tokenizer=` to transformers' Trainer, which transformers 5 renamed `processing_class`.
+_trainer_init = transformers.Trainer.__init__
+
+
+def _init_accepting_tokenizer(self, *args, tokenizer=None, **kwargs):
+    if tokenizer is not None and "processing_class" not in kwargs:
+        kwargs["processing_class"] = tokenizer
+    _trainer_init(self, *args, **kwargs)
+
+
+transformers.Trainer.__init__ = _init_accepting_tokenizer
+
+
+class CompatRewardTrainer(RewardTrainer):
+    """trl 0.11.4's RewardTrainer with transformers 5's `compute_loss(..., num_items_in_batch)`: the loss
+    is TRL's own (-logsigmoid(r_c - r_r) mean), the extra argument is ignored."""
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        return super().compute_loss(model, inputs, return_outputs=return_outputs)
 
 MARKER = "\n\nAssistant:"
 
@@ -88,7 +109,7 @@ def main():
                        learning_rate=a.lr, weight_decay=0.0, lr_scheduler_type="linear", max_grad_norm=1.0,
                        logging_steps=max(1, a.steps // 10), save_strategy="no", report_to=[], seed=a.seed,
                        max_length=a.max_length, remove_unused_columns=False, use_cpu=True, eval_strategy="no")
-    trainer = RewardTrainer(model=model, args=cfg, tokenizer=hf_tok, train_dataset=Dataset.from_dict(train))
+    trainer = CompatRewardTrainer(model=model, args=cfg, tokenizer=hf_tok, train_dataset=Dataset.from_dict(train))
     t0 = time.time()
     trainer.train()
     seconds = time.time() - t0
