@@ -55,6 +55,10 @@ struct RewardEval: ParsableCommand {
     @Option(name: .customLong("batch-size"), help: "Sequences per forward.")
     var batchSize: Int = 8
 
+    @Flag(name: .customLong("skip-long-prompts"),
+          help: "Leave out comparisons whose prompt alone fills the model's context (as the stage's long_prompts: skip); default: keep their end.")
+    var skipLongPrompts = false
+
     @Flag(name: .customLong("json"), help: "Print one JSON object.")
     var json = false
 
@@ -70,6 +74,10 @@ struct RewardEval: ParsableCommand {
             throw ValidationError("cannot read --file \(file): \(error.localizedDescription)")
         }
         var records = parseImport(data, format: ImportFormat(rawValue: format)!).records.filter { $0.choice != .tie }
+        if skipLongPrompts {
+            let ctx = scorer.model.backbone.config.maxPositionEmbeddings
+            records = records.filter { scorer.tok.prompt($0.prompt).count < ctx }
+        }
         if let limit { records = Array(records.prefix(limit)) }
         guard !records.isEmpty else { throw ValidationError("\(file) holds no labelled (non-tie) comparison in format \(format).") }
         var chosen: [[Int32]] = [], rejected: [[Int32]] = []
