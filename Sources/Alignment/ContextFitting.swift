@@ -7,7 +7,8 @@
 /// is what the score depends on most), then, if the response alone does not fit, its end.
 ///
 /// Worked example: prompt `[0, 5, 6, 7]`, response `[8, 9, 1]`, `maxLength` 5 gives `[6, 7, 8, 9, 1]`;
-/// `maxLength` 3 gives `[7, 8, 9]` (at least one prompt token is kept, the response loses its end).
+/// prompt `[0, 5]`, same response, `maxLength` 3 gives `[5, 8, 9]` (at least one prompt token is kept,
+/// the response loses its end); prompt `[0, 5, 6, 7]` with `maxLength` 4 throws.
 /// - Parameters:
 ///   - prompt: prompt tokens (including a leading BOS when the model uses one).
 ///   - response: response tokens (including a trailing EOS when the response ended).

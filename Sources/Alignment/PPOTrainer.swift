@@ -117,7 +117,7 @@ public final class PPOTrainer {
         self.logger = logger
         valueHead = Parameter(name: "v_head.summary.weight", shape: [1, policy.config.hiddenSize], weightDecay: false)
         for p in reference.parameters { p.requiresGrad = false }
-        optimizer = AdamW(parameters: policy.parameters.filter { $0.name != "lm_head.weight" || !policy.config.tieWordEmbeddings } + [valueHead],
+        optimizer = AdamW(parameters: policy.parameters + [valueHead],
                           hyperparameters: .init(lr: Float(config.learningRate), weightDecay: 0))
         state = PPOTrainerState(iteration: 0, episode: 0, klController: config.klController,
                                 rng: Xoshiro256StarStar(seed: config.seed), dataRNG: Xoshiro256StarStar(seed: config.seed &+ 1),
@@ -134,8 +134,9 @@ public final class PPOTrainer {
         var out: [[Int32]] = []
         while out.count < config.rolloutBatchSize {
             if state.cursor >= state.order.count {
-                state.order = Array(prompts.indices)
-                state.dataRNG.shuffle(&state.order)
+                var order = Array(prompts.indices)
+                state.dataRNG.shuffle(&order)
+                state.order = order
                 state.cursor = 0
             }
             out.append(prompts[state.order[state.cursor]])

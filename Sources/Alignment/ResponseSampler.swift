@@ -65,7 +65,9 @@ public struct RecomputingSampler: ResponseSampler {
                     if tok == eosTokenId { done[b] = true }
                 }
                 out[b].append(tok)
-                seqs[b].append(tok == padTokenId && done[b] ? seqs[b].last! : tok)
+                // A finished row repeats its last token (never attended by unfinished rows; output is pad).
+                let next = tok == padTokenId && done[b] ? (seqs[b].last ?? tok) : tok
+                seqs[b].append(next)
             }
         }
         return out

@@ -19,6 +19,7 @@ struct RLHF: AsyncParsableCommand {
             GenerateCommand.self, PerplexityCommand.self,
             TokenizerCommand.self, PretrainCommand.self,
             SampleCommand.self,
+            RewardCommand.self,
         ]
     )
 }

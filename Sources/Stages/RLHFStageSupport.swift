@@ -96,19 +96,3 @@ enum ModelInputs {
         return url
     }
 }
-
-// MARK: - Tokenization
-
-/// Prompt and response tokens as the pretraining data lays documents out: `[BOS] + prompt` then
-/// `response + [EOS]` (a response ends with EOS, which is where a reward model reads its score).
-struct RLHFTokenization {
-    let tokenizer: BPETokenizer
-
-    func prompt(_ text: String) -> [Int32] {
-        (tokenizer.bosTokenId.map { [$0] } ?? []) + tokenizer.encode(text)
-    }
-
-    func response(_ text: String) -> [Int32] {
-        tokenizer.encode(text) + (tokenizer.eosTokenId.map { [$0] } ?? [])
-    }
-}

@@ -19,5 +19,6 @@ public enum StageCatalog {
         RewardModelStage.self,
         PPOStage.self,
         RAGInjectStage.self,
+        DPOStage.self,
     ]
 }
