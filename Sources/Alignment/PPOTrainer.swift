@@ -97,11 +97,11 @@ public final class PPOTrainer {
     ///   - totalIterations: for the learning-rate schedule.
     ///   - eosTokenId: stop token (`config.stopTokenId` wins when set).
     ///   - padTokenId: pad id (distinct from EOS).
-    ///   - sampler: the generator (default: `RecomputingSampler`).
+    ///   - sampler: the generator (default: `KVCacheSampler`).
     ///   - logger: debug lines per iteration.
     /// - Throws: `TrainerError.emptyData` without prompts; `AlignmentError.invalidConfiguration`.
     public init(policy: LlamaModel, reference: LlamaModel, scorer: @escaping PPOScorer, prompts: [[Int32]], config: PPOConfig,
-                totalIterations: Int, eosTokenId: Int32, padTokenId: Int32, sampler: ResponseSampler = RecomputingSampler(),
+                totalIterations: Int, eosTokenId: Int32, padTokenId: Int32, sampler: ResponseSampler = KVCacheSampler(),
                 logger: Logger) throws {
         try config.validate()
         guard !prompts.isEmpty, prompts.allSatisfy({ !$0.isEmpty }) else { throw TrainerError.emptyData("PPO needs at least one non-empty prompt") }

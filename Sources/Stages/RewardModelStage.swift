@@ -99,7 +99,7 @@ public struct RewardModelStage: StageKind {
             let pad = Int32(base.config.padTokenId ?? 0)
             for chunk in stride(from: 0, to: prompts.count, by: 8) {
                 let q = Array(prompts[chunk..<Swift.min(prompts.count, chunk + 8)])
-                let resp = RecomputingSampler().sample(model: base, prompts: q, responseLength: len,
+                let resp = KVCacheSampler().sample(model: base, prompts: q, responseLength: len,
                                                        temperature: Float(try p.double("normalization_temperature")),
                                                        eosTokenId: tokenizer.eosTokenId, padTokenId: pad, rng: &rng)
                 for (qq, rr) in zip(q, resp) {
