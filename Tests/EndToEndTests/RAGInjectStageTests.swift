@@ -18,7 +18,7 @@ final class RAGInjectStageTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(at: root) }
         let data = repository.appendingPathComponent("pipelines/data/elements-rag")
         let kb = String(decoding: try Data(contentsOf: data.appendingPathComponent("kb.jsonl")), as: UTF8.self)
-        let tokenizer = try BPETrainer.train(texts: [kb], vocabSize: 320, logger: nil)
+        let tokenizer = try BPETokenizer.train(texts: [kb], vocabSize: 320, logger: nil)
         let config = LlamaConfig(
             vocabSize: tokenizer.vocabSize, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 1, numAttentionHeads: 2,
             maxPositionEmbeddings: 192, tieWordEmbeddings: true, bosTokenId: tokenizer.bosTokenId.map(Int.init),
