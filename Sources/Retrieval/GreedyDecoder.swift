@@ -4,9 +4,7 @@ import Tokenization
 
 // MARK: - Greedy decoding for evaluation
 
-/// Batched greedy decoding with a full forward per new token (no KV cache): simple and exact, used by the
-/// RAG evaluation until the KV-cache generator lands; fine for the tiny models of this stage (a prompt of
-/// a few hundred tokens and answers of at most `maxNewTokens` tokens).
+/// Batched greedy decoding for the RAG evaluation, on the KV-cache generator (`Llama.generate`).
 ///
 /// Prompts are tokenized (BOS prepended when the tokenizer has one), cut from the left after BOS to fit
 /// `max_position_embeddings - maxNewTokens` (the question sits at the end of a RAG prompt, so only
@@ -55,32 +53,16 @@ public struct GreedyDecoder {
         let maxPrompt = model.config.maxPositionEmbeddings - maxNewTokens
         let eos = tokenizer.eosTokenId
         let pad = tokenizer.padTokenId ?? eos ?? 0
-        var sequences = prompts.map { Self.promptTokens($0, tokenizer: tokenizer, maxLength: maxPrompt) }
-        var generated = [[Int32]](repeating: [], count: prompts.count)
-        var done = [Bool](repeating: false, count: prompts.count)
-        let vocab = model.config.vocabSize
-        for _ in 0..<maxNewTokens where done.contains(false) {
-            let active = (0..<prompts.count).filter { !done[$0] }
-            let input = LlamaInput.leftPadded(active.map { sequences[$0] }, padToken: pad)
-            let logits = model.forward(input).logits!
-            let t = input.seqLen
-            for (slot, row) in active.enumerated() {
-                let base = logits.data + (slot * t + t - 1) * vocab
-                var best = 0
-                var bestValue = base[0]
-                for v in 1..<vocab where base[v] > bestValue {
-                    best = v
-                    bestValue = base[v]
-                }
-                let token = Int32(best)
-                if token == eos {
-                    done[row] = true
-                    continue
-                }
-                generated[row].append(token)
-                sequences[row].append(token)
-                if stopAtNewline, tokenizer.decode([token], skipSpecial: true).contains("\n") { done[row] = true }
-            }
+        let sequences = prompts.map { Self.promptTokens($0, tokenizer: tokenizer, maxLength: maxPrompt) }
+        // KV-cache batched greedy decoding; rows stop at EOS (dropped from the text), the newline cut
+        // below ends an answer at its first line.
+        let config = GenerationConfig(maxNewTokens: maxNewTokens, temperature: 0, eosTokenId: eos, padTokenId: pad)
+        let generated: [[Int32]]
+        do {
+            generated = try Llama.generate(model: model, prompts: sequences, config: config).tokens
+                .map { row in row.filter { $0 != eos } }
+        } catch {
+            preconditionFailure("GreedyDecoder: prompts fit the context by construction: \(error)")
         }
         return generated.map { ids in
             let text = tokenizer.decode(ids, skipSpecial: true)
