@@ -110,6 +110,34 @@ struct RunCommand: AsyncParsableCommand {
             out += "\nartifacts:"
             for s in artifacts { out += "\n  \(s.name): \(s.path ?? "")" }
         }
+        if !dryRun { out += usageHints(summary) }
+        return out
+    }
+
+    /// How to use what the run produced: talk to the last model, load the exports in transformers and
+    /// llama.cpp (shown after runs whose export or model stages succeeded).
+    func usageHints(_ summary: RunSummary) -> String {
+        let done = summary.stages.filter { ($0.state == .succeeded || $0.state == .cached) && $0.path != nil }
+        var out = ""
+        if let export = done.last(where: { $0.kind == "export" }), let root = export.path {
+            let fm = FileManager.default
+            let hf = (root as NSString).appendingPathComponent("hf")
+            let ggufDir = (root as NSString).appendingPathComponent("gguf")
+            out += "\n\nexports:"
+            if fm.fileExists(atPath: hf) {
+                out += "\n  Hugging Face: \(hf)"
+                out += "\n    rlhf generate --model \(hf) --prompt \"The capital of France is\" --temperature 0"
+                out += "\n    python3 -c \"from transformers import AutoModelForCausalLM, AutoTokenizer; "
+                    + "m = AutoModelForCausalLM.from_pretrained('\(hf)'); t = AutoTokenizer.from_pretrained('\(hf)')\""
+            }
+            if let files = try? fm.contentsOfDirectory(atPath: ggufDir), let gguf = files.sorted().first(where: { $0.hasSuffix(".gguf") }) {
+                let path = (ggufDir as NSString).appendingPathComponent(gguf)
+                out += "\n  GGUF: \(path)"
+                out += "\n    llama-cli -m \(path) -p \"Hello\" -n 32   (or llama_cpp.Llama(model_path=...) in llama-cpp-python)"
+            }
+        } else if let model = done.last(where: { ["ppo", "dpo", "rag-inject", "pretrain"].contains($0.kind) }), let path = model.path {
+            out += "\n\ntalk to the model: rlhf generate --model \(path) --prompt \"Hello\" --temperature 0.7"
+        }
         return out
     }
 
