@@ -53,8 +53,12 @@ extension LlamaModel {
             w.positions.withUnsafeMutableBufferPointer { cache.append(queryLength: tq, attentionMask: m, positions: $0.baseAddress!) }
         }
         let tk = cache.length
-        w.positions.withUnsafeBufferPointer {
-            ropeTables(cos: w.cos.data, sin: w.sin.data, positions: $0.baseAddress!, rows: n, headDim: d, theta: cfg.ropeTheta)
+        // cos/sin rows of each token's position, copied from the tables computed once for 0..<Tmax.
+        let half = d / 2
+        for r in 0..<n {
+            let pos = Int(w.positions[r])
+            (w.cos.data + r * half).update(from: w.ropeCos.data + pos * half, count: half)
+            (w.sin.data + r * half).update(from: w.ropeSin.data + pos * half, count: half)
         }
         tokens.withUnsafeBufferPointer {
             embeddingForward(out: w.x.data, tokens: $0.baseAddress!, weight: embedTokens.value.data, rows: n, channels: c)
@@ -74,9 +78,15 @@ extension LlamaModel {
                     (kc + dst).update(from: w.k.data + bi * tq * kvd, count: tq * kvd)
                     (vc + dst).update(from: w.v.data + bi * tq * kvd, count: tq * kvd)
                 }
-                cachedAttentionForward(out: w.attn.data, scores: w.scores.data, q: w.q.data, kCache: kc, vCache: vc,
-                                       keyMask: maskPtr.baseAddress!, batch: b, queryLength: tq, keyLength: tk,
-                                       capacity: cache.capacity, heads: h, kvHeads: g, headDim: d)
+                if tq == 1 {
+                    decodeAttentionForward(out: w.attn.data, scores: w.decodeScores.data, q: w.q.data, kCache: kc, vCache: vc,
+                                           keyMask: maskPtr.baseAddress!, batch: b, keyLength: tk, capacity: cache.capacity,
+                                           heads: h, kvHeads: g, headDim: d)
+                } else {
+                    cachedAttentionForward(out: w.attn.data, scores: w.scores.data, q: w.q.data, kCache: kc, vCache: vc,
+                                           keyMask: maskPtr.baseAddress!, batch: b, queryLength: tq, keyLength: tk,
+                                           capacity: cache.capacity, heads: h, kvHeads: g, headDim: d)
+                }
                 project(layer.oProj, out: w.scratch.data, inp: w.attn.data, rows: n)
                 residualForward(out: w.x.data, a: w.x.data, b: w.scratch.data, count: n * c)
                 rmsNormForward(out: w.ln.data, rstd: w.rstd.data, inp: w.x.data,
@@ -138,7 +148,8 @@ func matmulTransposed(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float
 
 /// Causal GQA attention of `Tq` new queries per row over the row's `Tk` cached keys, with the masking and
 /// softmax of `attentionForward` (key j visible to query i when `j <= Tk - Tq + i` and `keyMask[b, j]`;
-/// a query that sees no key gets a zero output).
+/// a query that sees no key gets a zero output). Used for Tq > 1 (the prefill); one query per row goes
+/// through `decodeAttentionForward`.
 /// - Parameters:
 ///   - out: `[B*Tq, H*D]`, written.
 ///   - scores: `[Tq, Tk]` workspace.
@@ -160,32 +171,6 @@ func cachedAttentionForward(out: UnsafeMutablePointer<Float>, scores: UnsafeMuta
             let kb = kCache + b * capacity * kvStride + (h / group) * d
             let vb = vCache + b * capacity * kvStride + (h / group) * d
             let ob = out + b * tq * qStride + h * d
-            if tq == 1 {
-                // One query: dot products and a weighted sum, no BLAS call overhead.
-                var m = -Float.infinity
-                for j in 0..<tk where mrow[j] != 0 {
-                    let kj = kb + j * kvStride
-                    var s: Float = 0
-                    for e in 0..<d { s += qb[e] * kj[e] }
-                    s *= scale
-                    scores[j] = s
-                    if s > m { m = s }
-                }
-                for e in 0..<d { ob[e] = 0 }
-                if m == -Float.infinity { continue }
-                var sum: Float = 0
-                for j in 0..<tk where mrow[j] != 0 {
-                    let p = expf(scores[j] - m)
-                    scores[j] = p
-                    sum += p
-                }
-                let inv = 1 / sum
-                for j in 0..<tk where mrow[j] != 0 {
-                    let p = scores[j] * inv, vj = vb + j * kvStride
-                    for e in 0..<d { ob[e] += p * vj[e] }
-                }
-                continue
-            }
             // scores[Tq, Tk] = q_bh · k_bh^T * scale
             sgemm(transA: false, transB: true, m: tq, n: tk, k: d, alpha: scale, a: qb, lda: qStride,
                   b: kb, ldb: kvStride, beta: 0, c: scores, ldc: tk)

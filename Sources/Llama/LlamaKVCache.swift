@@ -94,6 +94,8 @@ final class CachedForwardWorkspace {
     let k: Tensor, v: Tensor                     // [N, G*D]
     let gate: Tensor, up: Tensor                 // [N, F]
     let cos: Tensor, sin: Tensor                 // [N, D/2]
+    let ropeCos: Tensor, ropeSin: Tensor         // [Tmax, D/2] tables of positions 0..<Tmax
+    let decodeScores: Tensor                     // [B*H, Tmax] one row per (row, head) of a decoding step
     let scores: Tensor                           // [Tq, Tmax] one (batch, head) at a time
     let lastHidden: Tensor                       // [B, C] final-norm rows whose logits are wanted
     let lastRstd: Tensor                         // [B]
@@ -110,6 +112,15 @@ final class CachedForwardWorkspace {
         k = Tensor(shape: [n, kvd]); v = Tensor(shape: [n, kvd])
         gate = Tensor(shape: [n, f]); up = Tensor(shape: [n, f])
         cos = Tensor(shape: [n, cfg.headDim / 2]); sin = Tensor(shape: [n, cfg.headDim / 2])
+        // A row's position ids count its real tokens, so they stay below the capacity.
+        let tableCos = Tensor(shape: [capacity, cfg.headDim / 2]), tableSin = Tensor(shape: [capacity, cfg.headDim / 2])
+        let allPositions = (0..<capacity).map { Int32($0) }
+        allPositions.withUnsafeBufferPointer {
+            ropeTables(cos: tableCos.data, sin: tableSin.data, positions: $0.baseAddress!, rows: capacity,
+                       headDim: cfg.headDim, theta: cfg.ropeTheta)
+        }
+        ropeCos = tableCos; ropeSin = tableSin
+        decodeScores = Tensor(shape: [batch * cfg.numAttentionHeads, capacity])
         scores = Tensor(shape: [maxQueryLength, capacity])
         lastHidden = Tensor(shape: [batch, c]); lastRstd = Tensor(shape: [batch])
         lastLogits = Tensor(shape: [batch, cfg.vocabSize])

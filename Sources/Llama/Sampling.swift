@@ -73,20 +73,16 @@ public final class TokenSampler {
     /// - Returns: the token id and its log-probability in nats.
     public func sample(logits: UnsafePointer<Float>, rng: inout Xoshiro256) -> (token: Int32, logProb: Float) {
         let v = scaled.count, p = parameters
-        let temperature = p.temperature == 0 ? 1 : p.temperature
+        if p.temperature == 0 {
+            // Greedy: the argmax and its log-softmax, straight from the logits (no copy, no sort).
+            let r = argmaxLogSumExp(logits, count: v)
+            return (Int32(r.index), logits[r.index] - r.logSumExp)
+        }
         return scaled.withUnsafeMutableBufferPointer { sb in
             let s = sb.baseAddress!
-            let inv = 1 / temperature
-            var m = -Float.infinity, arg = 0
-            for i in 0..<v {
-                let x = logits[i] * inv
-                s[i] = x
-                if x > m { m = x; arg = i }
-            }
-            var z: Double = 0
-            for i in 0..<v { z += Double(expf(s[i] - m)) }
-            let logZ = Float(log(z)) + m
-            if p.temperature == 0 { return (Int32(arg), s[arg] - logZ) }
+            scaleCopy(logits, by: 1 / p.temperature, into: s, count: v)
+            let r = argmaxLogSumExp(s, count: v)
+            let m = r.max, arg = r.index, logZ = r.logSumExp
 
             // Candidates in descending score order when top-k or top-p needs an order, else all tokens.
             var threshold = -Float.infinity
