@@ -81,7 +81,7 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "RLHFBench",
-            dependencies: ["Tensors", "Llama", "Training", "Tokenization",
+            dependencies: ["Tensors", "Llama", "Training", "Tokenization", "Alignment",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: numericFlags),
 
@@ -103,7 +103,7 @@ let package = Package(
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
         // -
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Export", "Llama", "Tokenization", "Preferences",
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Export", "Llama", "Tokenization", "Preferences", "Alignment", "SafeTensors",
                                                     .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v5]

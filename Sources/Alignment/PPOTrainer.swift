@@ -71,9 +71,20 @@ public struct PPOTrainerState: Codable, Equatable, Sendable {
 ///    (so the first update's ratio is exactly 1);
 /// 8. update the KL controller with `objective/kl`.
 /// The learning rate decays linearly to 0 over `totalIterations` (HF/TRL default schedule).
+///
+/// LoRA (PEFT semantics): pass the same model as `policy` and `reference` after `policy.applyLoRA(...)`.
+/// The optimiser then holds only the adapters' `lora_A`/`lora_B` and the value head, the base stays
+/// frozen, and every reference pass runs the policy with its adapters disabled (`withLoRADisabled`), so
+/// no second copy of the weights exists (TRL/PEFT `with model.disable_adapter()`). Adapter dropout is
+/// off in every pass, as TRL's PPO trainer disables dropout in the policy (Huang et al., detail
+/// "Disable dropout"): rollout and update log-probabilities then come from the same function.
 public final class PPOTrainer {
     public let policy: LlamaModel
+    /// The frozen reference; the same object as `policy` when training LoRA adapters (then read with
+    /// the adapters disabled).
     public let reference: LlamaModel
+    /// True when `reference === policy`: LoRA training, reference = base with adapters disabled.
+    public let referenceIsPolicyBase: Bool
     /// `v_head.summary.weight` `[1, C]`.
     public let valueHead: Parameter
     public let config: PPOConfig
@@ -84,13 +95,18 @@ public final class PPOTrainer {
     /// Iterations the learning rate decays over.
     public let totalIterations: Int
     public private(set) var state: PPOTrainerState
+    /// Wall-clock seconds of each phase of the last `step()`: `generate`, `rescore` (policy and
+    /// reference log-probabilities and values), `score` (reward model), `advantages` (rewards, GAE,
+    /// whitening), `update` (all PPO epochs and minibatches). For benchmarks and logs.
+    public private(set) var phaseSeconds: [String: Double] = [:]
     private let scorer: PPOScorer
     private let sampler: ResponseSampler
     private let logger: Logger
 
     /// - Parameters:
-    ///   - policy: the model to train (updated in place).
-    ///   - reference: a frozen copy of the initial policy (never updated).
+    ///   - policy: the model to train (updated in place; with LoRA adapters attached only they are trained).
+    ///   - reference: a frozen copy of the initial policy (never updated), or `policy` itself when it
+    ///     carries LoRA adapters (the reference is then the base with adapters disabled).
     ///   - scorer: e.g. `rewardModelScorer(rm)`.
     ///   - prompts: training prompts (token lists, each non-empty, BOS included when the model uses one).
     ///   - config: TRL names; `batch_size` = `config.rolloutBatchSize`.
@@ -99,7 +115,8 @@ public final class PPOTrainer {
     ///   - padTokenId: pad id (distinct from EOS).
     ///   - sampler: the generator (default: `KVCacheSampler`).
     ///   - logger: debug lines per iteration.
-    /// - Throws: `TrainerError.emptyData` without prompts; `AlignmentError.invalidConfiguration`.
+    /// - Throws: `TrainerError.emptyData` without prompts; `AlignmentError.invalidConfiguration` (also when
+    ///   `reference === policy` but the policy has no LoRA adapters: the KL would always be 0).
     public init(policy: LlamaModel, reference: LlamaModel, scorer: @escaping PPOScorer, prompts: [[Int32]], config: PPOConfig,
                 totalIterations: Int, eosTokenId: Int32, padTokenId: Int32, sampler: ResponseSampler = KVCacheSampler(),
                 logger: Logger) throws {
@@ -116,16 +133,35 @@ public final class PPOTrainer {
         self.sampler = sampler
         self.logger = logger
         valueHead = Parameter(name: "v_head.summary.weight", shape: [1, policy.config.hiddenSize], weightDecay: false)
-        for p in reference.parameters { p.requiresGrad = false }
-        optimizer = AdamW(parameters: policy.parameters + [valueHead],
+        referenceIsPolicyBase = reference === policy
+        let trainable: [Parameter]
+        if referenceIsPolicyBase {
+            guard !policy.loraAdapters.isEmpty else {
+                throw AlignmentError.invalidConfiguration(field: "reference",
+                    reason: "is the policy itself but the policy has no LoRA adapters; pass a separate reference model or call applyLoRA first")
+            }
+            for p in policy.parameters { p.requiresGrad = false }
+            policy.setLoRATraining(false)
+            trainable = policy.loraParameters
+        } else {
+            for p in reference.parameters { p.requiresGrad = false }
+            trainable = policy.loraAdapters.isEmpty ? policy.parameters : policy.loraParameters
+        }
+        optimizer = AdamW(parameters: trainable + [valueHead],
                           hyperparameters: .init(lr: Float(config.learningRate), weightDecay: 0))
         state = PPOTrainerState(iteration: 0, episode: 0, klController: config.klController,
                                 rng: Xoshiro256StarStar(seed: config.seed), dataRNG: Xoshiro256StarStar(seed: config.seed &+ 1),
                                 order: [], cursor: 0)
     }
 
-    /// Parameters updated by the optimiser (policy + value head).
+    /// Parameters updated by the optimiser (policy or its LoRA adapters, then the value head).
     public var trainableParameters: [Parameter] { optimizer.parameters }
+
+    /// Runs `body` with the reference model: `reference`, or the policy with its adapters disabled.
+    func withReference<R>(_ body: (LlamaModel) throws -> R) rethrows -> R {
+        if referenceIsPolicyBase { return try policy.withLoRADisabled { try body(policy) } }
+        return try body(reference)
+    }
 
     // MARK: Rollout
 
@@ -149,22 +185,33 @@ public final class PPOTrainer {
     /// - Throws: `AlignmentError` from the math (e.g. fewer than 2 real tokens to whiten).
     public func rollout(_ queries: [[Int32]]) throws -> PPORollout {
         let b = queries.count, l = config.responseLength
+        var clock = DispatchTime.now().uptimeNanoseconds
+        func lap(_ phase: String) {
+            let now = DispatchTime.now().uptimeNanoseconds
+            phaseSeconds[phase] = Double(now - clock) / 1e9
+            clock = now
+        }
         let raw = sampler.sample(model: policy, prompts: queries, responseLength: l, temperature: config.temperature,
                                  eosTokenId: eosTokenId, padTokenId: padTokenId, rng: &state.rng)
         let tr = truncateAfterFirstEOS(tokens: raw.flatMap { $0 }, batchSize: b, responseLength: l,
                                        eosTokenID: eosTokenId, padTokenID: padTokenId)
+        lap("generate")
         let tp = queries.map(\.count).max() ?? 0
         let input = ppoModelInput(queries: queries, responses: tr.tokens, mask: tr.mask, promptLength: tp, responseLength: l,
                                   padTokenId: padTokenId)
-        let ref = responseForward(model: reference, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
-                                  temperature: config.temperature, valueHead: nil)
+        let ref = withReference {
+            responseForward(model: $0, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
+                            temperature: config.temperature, valueHead: nil)
+        }
         let pol = responseForward(model: policy, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
                                   temperature: config.temperature, valueHead: valueHead)
         var rollout = PPORollout(queries: queries, promptLength: tp, responseLength: l, responses: tr.tokens, mask: tr.mask,
                                  containsEOS: tr.containsEOS, logProbs: pol.logProbs, refLogProbs: ref.logProbs,
                                  values: pol.values, scores: [], rewards: PerTokenRewards(rewards: [], nonScoreRewards: [], kl: [], scoreIndices: []),
                                  advantages: [], returns: [])
+        lap("rescore")
         let raws = scorer(queries, (0..<b).map { rollout.responseTokens($0) })
+        lap("score")
         rollout.scores = applyMissingEOSPenalty(scores: raws, containsEOS: tr.containsEOS, penalty: config.missingEosPenalty)
         rollout.rewards = try perTokenRewards(scores: rollout.scores, logProbs: pol.logProbs, refLogProbs: ref.logProbs, mask: tr.mask,
                                               batchSize: b, responseLength: l, klCoef: state.klController.value,
@@ -175,6 +222,7 @@ public final class PPOTrainer {
                                                  responseLength: l, gamma: config.gamma, lam: config.lam)
         rollout.advantages = try maskedWhiten(gae.advantages, mask: tr.mask)
         rollout.returns = gae.returns
+        lap("advantages")
         return rollout
     }
 
@@ -238,6 +286,7 @@ public final class PPOTrainer {
         let lr = Float(config.learningRate * (1 - Double(state.iteration) / Double(totalIterations)))
         var stats = PPOUpdateMetrics()
         var norms: [Float] = []
+        let updateStart = DispatchTime.now().uptimeNanoseconds
         let mbCount = Swift.min(config.numMiniBatches, b)
         for _ in 0..<config.numPpoEpochs {
             var order = Array(0..<b)
@@ -249,6 +298,7 @@ public final class PPOTrainer {
                 norms.append(norm)
             }
         }
+        phaseSeconds["update"] = Double(DispatchTime.now().uptimeNanoseconds - updateStart) / 1e9
         var metrics = rolloutMetrics(scores: r.scores, rewards: r.rewards, logProbs: r.logProbs, mask: r.mask, containsEOS: r.containsEOS)
         for (k, v) in stats.metrics { metrics[k] = v }
         state.iteration += 1
@@ -272,14 +322,17 @@ public final class PPOTrainer {
     public func evaluate(prompts evalPrompts: [[Int32]], seed: UInt64) throws -> [String: Double] {
         guard !evalPrompts.isEmpty else { return [:] }
         let l = config.responseLength, bs = Swift.max(1, config.rolloutBatchSize)
-        func run(_ model: LlamaModel) throws -> (scores: [Float], kl: [Double]) {
+        func run(sampleWithReference: Bool) throws -> (scores: [Float], kl: [Double]) {
             var rng = Xoshiro256StarStar(seed: seed)
             var scores: [Float] = [], kls: [Double] = []
             var i = 0
             while i < evalPrompts.count {
                 let q = Array(evalPrompts[i..<Swift.min(evalPrompts.count, i + bs)])
-                let raw = sampler.sample(model: model, prompts: q, responseLength: l, temperature: config.temperature,
-                                         eosTokenId: eosTokenId, padTokenId: padTokenId, rng: &rng)
+                func sample(_ model: LlamaModel) -> [[Int32]] {
+                    sampler.sample(model: model, prompts: q, responseLength: l, temperature: config.temperature,
+                                   eosTokenId: eosTokenId, padTokenId: padTokenId, rng: &rng)
+                }
+                let raw = sampleWithReference ? withReference(sample) : sample(policy)
                 let tr = truncateAfterFirstEOS(tokens: raw.flatMap { $0 }, batchSize: q.count, responseLength: l,
                                                eosTokenID: eosTokenId, padTokenID: padTokenId)
                 let resp = (0..<q.count).map { b in (0..<l).filter { tr.mask[b * l + $0] }.map { tr.tokens[b * l + $0] } }
@@ -289,8 +342,10 @@ public final class PPOTrainer {
                                           padTokenId: padTokenId)
                 let a = responseForward(model: policy, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
                                         temperature: config.temperature, valueHead: nil).logProbs
-                let b = responseForward(model: reference, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
-                                        temperature: config.temperature, valueHead: nil).logProbs
+                let b = withReference {
+                    responseForward(model: $0, input: input, responses: tr.tokens, promptLength: tp, responseLength: l,
+                                    temperature: config.temperature, valueHead: nil).logProbs
+                }
                 for row in 0..<q.count {
                     var s = 0.0
                     for j in 0..<l where tr.mask[row * l + j] { s += Double(a[row * l + j]) - Double(b[row * l + j]) }
@@ -300,8 +355,8 @@ public final class PPOTrainer {
             }
             return (scores, kls)
         }
-        let pol = try run(policy)
-        let ref = try run(reference)
+        let pol = try run(sampleWithReference: false)
+        let ref = try run(sampleWithReference: true)
         func mean(_ x: [Float]) -> Double { x.reduce(0.0) { $0 + Double($1) } / Double(Swift.max(1, x.count)) }
         return ["eval/score_policy": mean(pol.scores), "eval/score_reference": mean(ref.scores),
                 "eval/kl": pol.kl.reduce(0, +) / Double(Swift.max(1, pol.kl.count))]
@@ -309,13 +364,13 @@ public final class PPOTrainer {
 
     // MARK: Checkpoints
 
-    /// Writes the policy (`model.safetensors` + `config.json`), the value head
-    /// (`value_head.safetensors`), the optimiser (`optimizer.safetensors`) and `ppo_state.json` into
-    /// `directory` (each file atomically).
+    /// Writes the policy (`model.safetensors` + `config.json`; with LoRA only the adapters, in PEFT's
+    /// layout under `adapter/`, as the base never changes), the value head (`value_head.safetensors`),
+    /// the optimiser (`optimizer.safetensors`) and `ppo_state.json` into `directory` (each file atomically).
     /// - Throws: `TrainerError.io`.
     public func saveCheckpoint(to directory: URL) throws {
         do {
-            try policy.save(directory: directory)
+            if policy.loraAdapters.isEmpty { try policy.save(directory: directory) } else { try policy.saveLoRA(modelDirectory: directory) }
             var w = SafeTensorsWriter(metadata: ["format": "pt"])
             try w.add(valueHead.name, shape: valueHead.shape, floats: UnsafeBufferPointer(start: valueHead.value.data, count: valueHead.count))
             try w.write(to: directory.appendingPathComponent("value_head.safetensors"))
@@ -331,7 +386,15 @@ public final class PPOTrainer {
     /// Restores everything `saveCheckpoint` wrote (side effect: overwrites weights, moments and state).
     /// - Throws: `TrainerError.io` / `SafeTensorsError` / `OptimizerStateError` naming the file or tensor.
     public func loadCheckpoint(from directory: URL) throws {
-        try policy.loadWeights(from: directory.appendingPathComponent("model.safetensors"))
+        if policy.loraAdapters.isEmpty {
+            try policy.loadWeights(from: directory.appendingPathComponent("model.safetensors"))
+        } else {
+            // Into the existing adapters (the optimiser holds their parameters).
+            let url = directory.appendingPathComponent(LlamaModel.adapterSubdirectory).appendingPathComponent("adapter_model.safetensors")
+            let file = try SafeTensorsFile.read(contentsOf: url)
+            let values = try policy.loraParameters.map { try file.floats($0.name, shape: $0.shape) }
+            for (p, v) in zip(policy.loraParameters, values) { p.value.copy(from: v) }
+        }
         let vh = try SafeTensorsFile.read(contentsOf: directory.appendingPathComponent("value_head.safetensors"))
         valueHead.value.copy(from: try vh.floats(valueHead.name, shape: valueHead.shape))
         try optimizer.load(from: directory.appendingPathComponent("optimizer.safetensors"))

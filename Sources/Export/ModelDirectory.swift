@@ -5,7 +5,9 @@ import Llama
 ///
 /// Layout (Hugging Face Llama): `config.json`, `model.safetensors` (or sharded with
 /// `model.safetensors.index.json`), `tokenizer.json` (+ `tokenizer_config.json`,
-/// `special_tokens_map.json`), optional `generation_config.json`, optional `adapter/` (PEFT files).
+/// `special_tokens_map.json`), optional `generation_config.json`, optional `adapter/` (PEFT files, to
+/// apply on top of these weights) or `merged_adapter/` (PEFT files already folded into these weights,
+/// kept so the adapter itself can still be exported, e.g. by a `ppo` stage with `lora:` and `merge: true`).
 public struct ModelDirectory: Sendable {
     /// Where it was read from.
     public var url: URL
@@ -19,9 +21,13 @@ public struct ModelDirectory: Sendable {
     public var generationConfigJSON: Data?
     /// The LoRA adapter of `adapter/`, when present.
     public var adapter: PEFTAdapter?
+    /// The LoRA adapter of `merged_adapter/` (already folded into `checkpoint`), when present.
+    public var mergedAdapter: PEFTAdapter? = nil
 
     /// Name of the adapter subdirectory.
     public static let adapterDirectoryName = "adapter"
+    /// Name of the subdirectory holding an adapter already merged into the weights.
+    public static let mergedAdapterDirectoryName = "merged_adapter"
 
     /// Reads and validates a model directory.
     /// - Parameter url: the directory.
@@ -54,9 +60,15 @@ public struct ModelDirectory: Sendable {
         let adapterURL = url.appendingPathComponent(adapterDirectoryName)
         let adapter = FileManager.default.fileExists(atPath: adapterURL.appendingPathComponent("adapter_config.json").path)
             ? try PEFTAdapter.read(directory: adapterURL, base: config) : nil
+        let mergedURL = url.appendingPathComponent(mergedAdapterDirectoryName)
+        let merged = FileManager.default.fileExists(atPath: mergedURL.appendingPathComponent("adapter_config.json").path)
+            ? try PEFTAdapter.read(directory: mergedURL, base: config) : nil
+        if adapter != nil && merged != nil {
+            throw ExportError.invalidAdapter(path: url.path, detail: "has both adapter/ (to apply) and merged_adapter/ (already applied); keep one")
+        }
         return ModelDirectory(url: url, checkpoint: checkpoint, storedDTypes: dtypes, tokenizer: tokenizer,
                               generationConfigJSON: FileManager.default.contents(atPath: url.appendingPathComponent("generation_config.json").path),
-                              adapter: adapter)
+                              adapter: adapter, mergedAdapter: merged)
     }
 
     private static func architectures(_ url: URL) -> [String]? {

@@ -140,6 +140,8 @@ public struct ModelExporter {
                 guard options.merge else { throw ExportError.adapterRequiresMerge(path: directory.path) }
                 checkpoint = try adapter.merged(into: checkpoint)
                 logger.info("merged LoRA adapter", metadata: ["projections": "\(adapter.pairs.count)", "scaling": "\(adapter.config.scaling)"])
+            } else if options.merge, source.mergedAdapter != nil {
+                logger.info("the weights already hold the merged LoRA adapter (merged_adapter/); nothing to merge", metadata: ["model": "\(directory.path)"])
             } else if options.merge {
                 throw ExportError.invalidOptions(detail: "--merge given but \(directory.path) has no adapter/ directory")
             }
@@ -156,7 +158,9 @@ public struct ModelExporter {
             }
             result.tensorTypes = [dtype.rawValue.uppercased(): checkpoint.layout.tensors.count]
         case .peft:
-            guard var adapter = source.adapter else {
+            // adapter/ applies to these weights; merged_adapter/ applies to the base the adapter was trained on
+            // (its own base_model_name_or_path), not to these already-merged weights.
+            guard var adapter = source.adapter ?? source.mergedAdapter else {
                 throw ExportError.invalidOptions(detail: "--format peft needs a LoRA-trained model (\(directory.path)/adapter/adapter_config.json is missing)")
             }
             adapter.config.baseModelNameOrPath = options.baseModelNameOrPath ?? adapter.config.baseModelNameOrPath ?? options.lineage?.baseModel ?? directory.path

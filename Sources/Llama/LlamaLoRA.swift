@@ -122,8 +122,10 @@ struct PEFTAdapterConfig: Codable {
         try c.encode(peftType, forKey: .peftType)
         try c.encode(taskType, forKey: .taskType)
         try c.encode(r, forKey: .r)
-        try c.encode(Double(loraAlpha), forKey: .loraAlpha)
-        try c.encode(Double(loraDropout ?? 0), forKey: .loraDropout)
+        // Through the shortest decimal of the Float, so 0.1 is written as 0.1, not 0.10000000149011612.
+        func decimal(_ x: Float) -> Double { Double(x.description) ?? Double(x) }
+        try c.encode(decimal(loraAlpha), forKey: .loraAlpha)
+        try c.encode(decimal(loraDropout ?? 0), forKey: .loraDropout)
         try c.encode(targetModules, forKey: .targetModules)
         try c.encode(useRslora ?? false, forKey: .useRslora)
         try c.encode(bias, forKey: .bias)

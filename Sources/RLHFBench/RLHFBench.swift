@@ -14,6 +14,7 @@ struct RLHFBench: ParsableCommand {
             TrainStepBenchmark.self,
             SGEMMBenchmark.self,
             GenerateBenchmark.self,
+            PPOStepBenchmark.self,
         ]
     )
 }

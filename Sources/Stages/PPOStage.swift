@@ -1,6 +1,7 @@
 // Stage kind `ppo`: PPO of the policy against the reward model, prompts from the comparison snapshot.
 
 import Alignment
+import Export
 import Foundation
 import Llama
 import Pipeline
@@ -14,6 +15,14 @@ import Training
 /// `eval/score_reference` and `eval/kl` at the start, every `eval_every` iterations and at the end.
 /// Artifact: the tuned policy as an HF directory (config, weights, tokenizer, generation config).
 /// The reference is a frozen copy of the initial policy.
+///
+/// With `lora: {r, lora_alpha, lora_dropout, target_modules, use_rslora}` (PEFT's names; `lora: {}`
+/// takes the defaults r 16, alpha 32, dropout 0.1, `[q_proj, v_proj]`) only adapters are trained, the
+/// base stays frozen and the reference is the policy with its adapters disabled (one copy of the
+/// weights). The artifact is then the input model's weights plus the PEFT adapter in `adapter/`
+/// (`PeftModel.from_pretrained(base, "<artifact>/adapter")`); with `merge: true` the weights are the
+/// merged ones (`W + scaling B A`) and the adapter is kept in `merged_adapter/` (the `export` stage's
+/// `peft` format exports either).
 public struct PPOStage: StageKind {
     public static let name = "ppo"
     public static let version = "1"
@@ -50,7 +59,8 @@ public struct PPOStage: StageKind {
         ParameterSpec("missing_eos_penalty", .float, default: .null, doc: "Subtracted from the score of a response without EOS (Huang et al.: 1)."),
         ParameterSpec("max_grad_norm", .float, default: .float(1.0), doc: "Global gradient-norm clip."),
         ParameterSpec("save_every", .int, default: .int(10), doc: "Checkpoint every N iterations (resume after interruption)."),
-        ParameterSpec("lora", .map, default: .null, doc: "LoRA adapters {r, lora_alpha, lora_dropout, target_modules} (needs the generation/LoRA branch)."),
+        ParameterSpec("lora", .map, default: .null, doc: "LoRA adapters {r, lora_alpha, lora_dropout, target_modules, use_rslora} (PEFT names; {} = defaults 16, 32, 0.1, [q_proj, v_proj]); null: train all weights."),
+        ParameterSpec("merge", .bool, default: .bool(false), doc: "With lora: fold the adapters into the saved weights (adapter kept in merged_adapter/)."),
     ]
 
     public init() {}
@@ -61,8 +71,10 @@ public struct PPOStage: StageKind {
 
     public func run(_ context: StageContext) async throws {
         let p = context.params
-        if p["lora"] != nil && p["lora"] != .null {
-            throw TrainerError.unsupported("lora in the ppo stage needs LoRA adapters (branch h/gen); remove `lora:` to train all weights")
+        let lora = try Self.loraConfig(context)
+        let merge = try p.bool("merge")
+        if merge && lora == nil {
+            throw PipelineError.parameter(stage: context.stageName, name: "merge", message: "needs `lora:` (there is no adapter to merge); remove merge or add lora: {}")
         }
         let snapshot = try ComparisonSnapshotInput.read(context)
         let policyDir = try ModelInputs.pick(context, param: "policy", rewardModel: false)
@@ -75,8 +87,18 @@ public struct PPOStage: StageKind {
         guard let eos = tokenizer.eosTokenId else {
             throw TrainerError.badModelDirectory(path: policyDir.path, detail: "the tokenizer has no EOS token; PPO truncates responses at EOS")
         }
+        if FileManager.default.fileExists(atPath: policyDir.appendingPathComponent(LlamaModel.adapterSubdirectory).path) {
+            throw TrainerError.badModelDirectory(path: policyDir.path,
+                detail: "the policy has a LoRA adapter (adapter/); merge it first (`rlhf export --format hf --merge`, or `merge: true` in its stage)")
+        }
         let policy = try LlamaModel.load(directory: policyDir)
-        let reference = try LlamaModel.load(directory: policyDir)
+        let reference: LlamaModel
+        if let lora {
+            try policy.applyLoRA(lora, seed: context.seed &+ 7)
+            reference = policy   // the base with adapters disabled
+        } else {
+            reference = try LlamaModel.load(directory: policyDir)
+        }
         let rm = try RewardModel.load(directory: rmDir)
         let pad = Int32(policy.config.padTokenId ?? Int(tokenizer.padTokenId ?? 0))
 
@@ -162,13 +184,72 @@ public struct PPOStage: StageKind {
         }
         try evaluate(at: iterations)
 
-        // Artifact: the tuned policy.
+        // Artifact: the tuned policy (with LoRA: base weights + adapter/, or merged weights + merged_adapter/).
         let out = context.outputDirectory
+        if lora != nil {
+            if merge {
+                let tmp = context.checkpointDirectory.appendingPathComponent("merged-adapter-tmp")
+                try? FileManager.default.removeItem(at: tmp)
+                try policy.saveLoRA(modelDirectory: tmp, baseModelNameOrPath: policyDir.path)
+                try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+                try FileManager.default.moveItem(at: tmp.appendingPathComponent(LlamaModel.adapterSubdirectory),
+                                                 to: out.appendingPathComponent(ModelDirectory.mergedAdapterDirectoryName))
+                try? FileManager.default.removeItem(at: tmp)
+                policy.mergeLoRA()
+            } else {
+                try policy.saveLoRA(modelDirectory: out, baseModelNameOrPath: policyDir.path)
+            }
+            context.metrics.log(step: iterations, name: "lora/trainable_parameters", value: Double(policy.loraParameters.reduce(0) { $0 + $1.count }))
+        }
         try policy.save(directory: out)
         try copyTokenizerFiles(from: policyDir, to: out)
         let gen = policyDir.appendingPathComponent("generation_config.json")
         if FileManager.default.fileExists(atPath: gen.path) {
             try writeFileAtomically(try Data(contentsOf: gen), to: out.appendingPathComponent("generation_config.json"))
         }
+    }
+
+    // MARK: - LoRA
+
+    /// The `lora:` parameter as a `LoRAConfig` (nil when absent or null); missing keys take the defaults.
+    /// - Throws: `PipelineError.parameter` naming the key (unknown key, wrong type, out of range).
+    static func loraConfig(_ context: StageContext) throws -> LoRAConfig? {
+        guard let v = context.params["lora"], v != .null else { return nil }
+        func bad(_ m: String) -> PipelineError { .parameter(stage: context.stageName, name: "lora", message: m) }
+        guard case .map(let m) = v else { throw bad("must be a mapping such as {r: 16, lora_alpha: 32, lora_dropout: 0.1, target_modules: [q_proj, v_proj]}") }
+        let known = ["r", "lora_alpha", "lora_dropout", "target_modules", "use_rslora"]
+        if let k = m.keys.sorted().first(where: { !known.contains($0) }) { throw bad("unknown key '\(k)'; known: \(known.joined(separator: ", "))") }
+        func number(_ k: String) throws -> Double? {
+            switch m[k] {
+            case nil, .null?: return nil
+            case .int(let i)?: return Double(i)
+            case .float(let d)?: return d
+            default: throw bad("'\(k)' must be a number")
+            }
+        }
+        var c = LoRAConfig()
+        if let r = try number("r") {
+            guard r == r.rounded(), r >= 1, r <= 4096 else { throw bad("'r' must be a positive integer, got \(r)") }
+            c.r = Int(r)
+        }
+        if let a = try number("lora_alpha") { c.loraAlpha = Float(a) }
+        if let d = try number("lora_dropout") { c.loraDropout = Float(d) }
+        switch m["target_modules"] {
+        case nil, .null?: break
+        case .list(let items)?:
+            c.targetModules = try items.map { item -> String in
+                guard case .string(let s) = item else { throw bad("'target_modules' must be a list of module names such as [q_proj, v_proj]") }
+                return s
+            }
+        case .string(let s)?: c.targetModules = [s]
+        default: throw bad("'target_modules' must be a list of module names such as [q_proj, v_proj]")
+        }
+        switch m["use_rslora"] {
+        case nil, .null?: break
+        case .bool(let b)?: c.useRslora = b
+        default: throw bad("'use_rslora' must be true or false")
+        }
+        do { try c.validate() } catch { throw bad("\(error)") }
+        return c
     }
 }

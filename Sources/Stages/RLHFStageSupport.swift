@@ -17,7 +17,8 @@ enum ComparisonSnapshotInput {
 
     /// Reads `dataset` (ties policy `ties`) from the store at `database_url` or `RLHF_DATABASE_URL`
     /// and writes it into `context.snapshotDirectory`.
-    /// - Throws: `PipelineError.parameter` (no URL, bad `ties`), `PreferenceError` (database).
+    /// - Throws: `PipelineError.parameter` (no URL, bad `ties`, a snapshot without any pair: names the
+    ///   dataset and how to fill it), `PreferenceError` (database, unknown dataset).
     static func resolve(_ context: StageContext) throws -> [ResolvedInput] {
         let dataset = try context.params.string("dataset")
         let tiesName = try context.params.string("ties")
@@ -35,6 +36,8 @@ enum ComparisonSnapshotInput {
         guard let dir = context.snapshotDirectory else { return [] }
         let store = try PreferenceStore(url: url, logger: context.logger)
         let snapshot = try store.snapshot(dataset: dataset, ties: ties)
+        // Before anything is written or trained: an empty snapshot cannot train or give prompts.
+        guard !snapshot.pairs.isEmpty else { throw emptySnapshotError(context, dataset: dataset, ties: ties) }
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         try snapshot.write(to: dir.appendingPathComponent(fileName))
         context.logger.info("comparison snapshot", metadata: ["dataset": "\(dataset)", "pairs": "\(snapshot.pairs.count)",
@@ -43,16 +46,24 @@ enum ComparisonSnapshotInput {
     }
 
     /// The snapshot `resolve` wrote.
-    /// - Throws: `TrainerError.emptyData` when it holds no pair; `PreferenceError` when unreadable.
+    /// - Throws: `PipelineError.parameter` when it holds no pair; `PreferenceError` when unreadable.
     static func read(_ context: StageContext) throws -> ComparisonSnapshot {
         guard let dir = context.snapshotDirectory else {
             throw TrainerError.emptyData("stage '\(context.stageName)' has no comparison snapshot (resolveInputs did not run)")
         }
         let s = try ComparisonSnapshot.read(from: dir.appendingPathComponent(fileName))
-        guard !s.pairs.isEmpty else {
-            throw TrainerError.emptyData("the comparison snapshot of dataset '\(s.dataset)' (ties: \(s.ties.rawValue)) is empty")
-        }
+        guard !s.pairs.isEmpty else { throw emptySnapshotError(context, dataset: s.dataset, ties: s.ties) }
         return s
+    }
+
+    /// The error for a dataset with no labelled comparison: names the dataset and the ways to fill it.
+    static func emptySnapshotError(_ context: StageContext, dataset: String, ties: TiePolicy) -> PipelineError {
+        var fix = "import labelled pairs (`rlhf prefs import FILE --format hh-rlhf|trl --dataset \(dataset)`), "
+            + "or label the queued ones (`rlhf label --dataset \(dataset) --annotator NAME`)"
+        if ties == .drop { fix += ", or keep tied votes with `ties: margin0`" }
+        return .parameter(stage: context.stageName, name: "dataset",
+                          message: "dataset '\(dataset)' has no labelled comparisons (ties: \(ties.rawValue)), so there is nothing to train on; "
+                              + fix + "; `rlhf prefs stats --dataset \(dataset)` shows what it holds")
     }
 }
 
