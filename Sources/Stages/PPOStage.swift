@@ -187,6 +187,7 @@ public struct PPOStage: StageKind {
         // Artifact: the tuned policy (with LoRA: base weights + adapter/, or merged weights + merged_adapter/).
         let out = context.outputDirectory
         if lora != nil {
+            context.metrics.log(step: iterations, name: "lora/trainable_parameters", value: Double(policy.loraParameters.reduce(0) { $0 + $1.count }))
             if merge {
                 let tmp = context.checkpointDirectory.appendingPathComponent("merged-adapter-tmp")
                 try? FileManager.default.removeItem(at: tmp)
@@ -199,7 +200,6 @@ public struct PPOStage: StageKind {
             } else {
                 try policy.saveLoRA(modelDirectory: out, baseModelNameOrPath: policyDir.path)
             }
-            context.metrics.log(step: iterations, name: "lora/trainable_parameters", value: Double(policy.loraParameters.reduce(0) { $0 + $1.count }))
         }
         try policy.save(directory: out)
         try copyTokenizerFiles(from: policyDir, to: out)
