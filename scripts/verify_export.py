@@ -226,8 +226,12 @@ def check_quant_bytes(gguf_path: Path, base: Path, qtype_name: str) -> None:
 def llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt_ids, heldout) -> None:
     """Tokenization, greedy generation and perplexity of our GGUF files in llama.cpp."""
     llm = llama_cpp_model(out / "model-f32.gguf")
+    plain_ids = tok.encode(prompt, add_special_tokens=False).ids
     cpp_ids = llm.tokenize(prompt.encode(), add_bos=False, special=False)
-    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == prompt_ids, f"{list(cpp_ids)} vs {prompt_ids}")
+    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == plain_ids, f"{list(cpp_ids)} vs {plain_ids}")
+    with_bos = llm.tokenize(prompt.encode(), add_bos=True, special=False)
+    check("llama.cpp adds BOS as tokenizer.json's post-processor does", list(with_bos) == prompt_ids,
+          f"{list(with_bos)} vs {prompt_ids}")
     long_ids = list(llm.tokenize(heldout[:2000].encode(), add_bos=False, special=False))
     ref_long = tok.encode(heldout[:2000]).ids
     check("llama.cpp tokenization of 2,000 held-out characters", long_ids == ref_long, f"{len(long_ids)} vs {len(ref_long)} tokens")
@@ -237,9 +241,14 @@ def llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt
     check("llama.cpp greedy 32 tokens == transformers (F32)", cpp_gen == hf_gen,
           f"{tok.decode(cpp_gen)!r}; first-step max |Δlogit| = {first_diff:.3g}")
     if args.rlhf_generate:
-        p = run([rlhf, "generate", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0"], expect_ok=False)
-        check("rlhf generate --temperature 0 == llama.cpp", p.returncode == 0 and tok.decode(cpp_gen) in p.stdout,
-              "compared decoded text")
+        # rlhf stops at EOS; llama.cpp's loop above does not: compare up to and including the first EOS.
+        eos = json.loads((base / "config.json").read_text()).get("eos_token_id")
+        expected = cpp_gen[:cpp_gen.index(eos) + 1] if eos in cpp_gen else cpp_gen
+        p = run([rlhf, "generate", "--model", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0",
+                 "--json"], expect_ok=False)
+        got = json.loads(p.stdout.strip().splitlines()[-1])["token_ids"] if p.returncode == 0 else None
+        check("rlhf generate --temperature 0 == llama.cpp greedy (F32, 32 tokens)", got == expected,
+              f"rlhf {got} vs llama.cpp {expected}")
     merged_llm = llama_cpp_model(out / "merged-f32.gguf")
     m_gen, _ = greedy_llama_cpp(merged_llm, prompt_ids, 32)
     check("llama.cpp merged GGUF greedy == peft greedy", m_gen == greedy_torch(peft_model, prompt_ids, 32), f"{tok.decode(m_gen)!r}")
@@ -273,12 +282,18 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse the trained models of an existing --workdir")
     ap.add_argument("--rlhf-generate", action="store_true",
                     help="also compare `rlhf generate --temperature 0` with llama.cpp (needs the generate command)")
+    ap.add_argument("--rlhf-bench", default=None,
+                    help="path of rlhf-bench: compare rlhf's own forward pass (`rlhf-bench logits`) with transformers")
+    ap.add_argument("--base", default=None,
+                    help="use this model directory (e.g. from `rlhf pretrain`) as the base instead of training one with torch")
+    ap.add_argument("--lora", default=None,
+                    help="with --base: a copy of the base with a PEFT adapter in adapter/ (e.g. from `rlhf-bench train-lora`)")
     args = ap.parse_args()
     rlhf = args.rlhf
     torch.set_num_threads(args.threads)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="verify-export-"))
-    reuse = args.reuse and (work / "base" / "model.safetensors").exists() and (work / "lora" / "adapter").exists()
-    if work.exists() and not reuse:
+    reuse = not args.base and args.reuse and (work / "base" / "model.safetensors").exists() and (work / "lora" / "adapter").exists()
+    if work.exists() and not reuse and not args.base:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     print(f"workdir: {work}")
@@ -286,7 +301,17 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from peft import PeftModel
 
-    if reuse:
+    if args.base:
+        from tokenizers import Tokenizer
+        if not args.lora:
+            raise SystemExit("--base needs --lora (a copy of the base with adapter/)")
+        for stale in ["base", "lora", "out", "bf16-saved", "odd"]:
+            shutil.rmtree(work / stale, ignore_errors=True)
+        # Writable copies (pipeline artifacts are read-only).
+        base = Path(shutil.copytree(Path(args.base).resolve(), work / "base", copy_function=shutil.copyfile))
+        lora = Path(shutil.copytree(Path(args.lora).resolve(), work / "lora", copy_function=shutil.copyfile))
+        tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    elif reuse:
         from tokenizers import Tokenizer
         base, lora = work / "base", work / "lora"
         tok = Tokenizer.from_file(str(base / "tokenizer.json"))
@@ -322,6 +347,22 @@ def main() -> None:
     cfg_bf = json.loads((out / "hf-bf16" / "config.json").read_text())
     check("hf bf16 export", cfg_bf.get("dtype") == "bfloat16" and next(bf.parameters()).dtype == torch.bfloat16,
           f"config dtype {cfg_bf.get('dtype')}, loaded parameters {next(bf.parameters()).dtype}")
+
+    if args.rlhf_bench:
+        # rlhf's own Swift forward pass (not just the exported weights) vs transformers on the export.
+        def rlhf_logits(model_dir: Path) -> torch.Tensor:
+            p = run([args.rlhf_bench, "logits", "--model", model_dir, "--ids", ",".join(map(str, text_ids))], expect_ok=False)
+            if p.returncode != 0:
+                raise SystemExit("rlhf-bench logits failed")
+            return torch.tensor(json.loads(p.stdout)["logits"], dtype=torch.float32)
+        ours = rlhf_logits(base)
+        d = (ours - logits_of(exp, text_ids)).abs().max().item()
+        check("rlhf Swift forward vs transformers on the hf export (F32)", d <= 1e-4,
+              f"max |Δlogit| = {d:.3g} over {len(text_ids)} positions x {ours.shape[1]} logits (tolerance 1e-4)")
+        ours_lora = rlhf_logits(lora)
+        peft_on_export = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(out / "hf-f32"), out / "peft").eval()
+        d = (ours_lora - logits_of(peft_on_export, text_ids)).abs().max().item()
+        check("rlhf Swift forward with LoRA vs peft adapter on the hf export (F32)", d <= 1e-4, f"max |Δlogit| = {d:.3g}")
 
     # 4. peft loads the adapter; equals the merged export
     peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(out / "hf-f32"), out / "peft").eval()
@@ -370,7 +411,7 @@ def main() -> None:
     p = run([rlhf, "export", DATA, "--format", "hf", "--out", out / "nope"], expect_ok=False)
     check("not a model is an error", p.returncode != 0 and "not a model directory" in p.stderr + p.stdout, f"exit {p.returncode}")
     odd = work / "odd"
-    shutil.copytree(base, odd)
+    shutil.copytree(base, odd, copy_function=shutil.copyfile)
     cfg = json.loads((odd / "config.json").read_text())
     from transformers import LlamaConfig, LlamaForCausalLM
     cfg.update(hidden_size=48, head_dim=12, intermediate_size=96)
