@@ -123,6 +123,10 @@ public struct Xoshiro256: RandomNumberGenerator, Codable, Equatable, Sendable {
         Double(next() >> 11) * 0x1.0p-53
     }
 
+    /// The former name of `nextDouble()` (same draw), kept so that code written against it compiles.
+    @available(*, deprecated, renamed: "nextDouble()")
+    public mutating func nextUniform() -> Double { nextDouble() }
+
     /// A standard normal sample (Box-Muller on `1 - nextDouble()` and `nextDouble()`; consumes two draws).
     public mutating func nextNormal() -> Double {
         let u1 = 1 - nextDouble(), u2 = nextDouble()
