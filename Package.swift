@@ -33,7 +33,8 @@ let package = Package(
 
         // MARK: - Numerical core and model
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: numericFlags),
-        .target(name: "SafeTensors", swiftSettings: numericFlags),
+        .target(name: "JSONText"),
+        .target(name: "SafeTensors", dependencies: ["JSONText"], swiftSettings: numericFlags),
         .target(name: "Llama", dependencies: ["Tensors", "SafeTensors"], swiftSettings: numericFlags),
         .target(
             name: "Tokenization",
@@ -41,13 +42,13 @@ let package = Package(
             swiftSettings: numericFlags),
         .target(
             name: "Training",
-            dependencies: ["Tensors", "Llama", "SafeTensors", "Tokenization", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Tensors", "Llama", "SafeTensors", "JSONText", "Tokenization", .product(name: "Logging", package: "swift-log")],
             swiftSettings: numericFlags),
 
         // MARK: - Stages' domains
         .target(
             name: "Retrieval",
-            dependencies: ["Llama", "Tokenization", "Training", .product(name: "GRDB", package: "GRDB.swift"),
+            dependencies: ["Tensors", "Llama", "Tokenization", "Training", .product(name: "GRDB", package: "GRDB.swift"),
                            .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: numericFlags),
         .target(
@@ -66,11 +67,11 @@ let package = Package(
         // MARK: - Orchestration
         .target(
             name: "Pipeline",
-            dependencies: [.product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
+            dependencies: ["JSONText", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Yams", package: "Yams"),
                            .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "Stages",
-            dependencies: ["Pipeline", "Tokenization", "Llama", "Training", "Retrieval", "Preferences", "Alignment", "Export",
+            dependencies: ["Pipeline", "Tokenization", "Tensors", "Llama", "Training", "Retrieval", "Preferences", "Alignment", "Export",
                            .product(name: "Logging", package: "swift-log")]),
 
         // MARK: - Executables
@@ -91,7 +92,7 @@ let package = Package(
         .testTarget(name: "LlamaTests", dependencies: ["Llama", "Tensors", "SafeTensors", "Training"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Llama", "Tensors", "Tokenization"]),
-        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "RetrievalTests", dependencies: ["Retrieval", "Tensors", "Llama", "Tokenization"], resources: [.copy("Fixtures")]),
         // -
         .testTarget(name: "PreferencesTests", dependencies: ["Preferences"], resources: [.copy("Fixtures")]),
         // -
@@ -100,10 +101,12 @@ let package = Package(
         .testTarget(name: "ExportTests", dependencies: ["Export", "Llama", "SafeTensors", "Tokenization",
                                                      .product(name: "Logging", package: "swift-log")]),
         // -
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PipelineTestSupport", dependencies: ["Pipeline", .product(name: "Logging", package: "swift-log")],
+                path: "Tests/PipelineTestSupport"),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "PipelineTestSupport", .product(name: "GRDB", package: "GRDB.swift")]),
         // -
         .testTarget(name: "EndToEndTests", dependencies: ["Stages", "Pipeline"]),
-        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "Export", "Llama", "Tokenization", "Preferences", "Alignment", "SafeTensors",
+        .testTarget(name: "StagesTests", dependencies: ["Stages", "Pipeline", "PipelineTestSupport", "Export", "Llama", "Tokenization", "Preferences", "Alignment", "SafeTensors",
                                                     .product(name: "Logging", package: "swift-log")]),
     ],
     swiftLanguageModes: [.v5]

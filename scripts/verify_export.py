@@ -2,15 +2,19 @@
 """Verify `rlhf export` / `rlhf import-hf` against the real consumers: transformers, peft, llama.cpp.
 
 What it does (each check prints PASS/FAIL with its number; exit status 1 if any check fails):
-  1. Trains a byte-level BPE tokenizer with HF tokenizers and a tiny LlamaForCausalLM (GQA, untied head,
-     vocab padded past the tokenizer) with torch for a few hundred steps on a Shakespeare slice, so that
-     perplexity means something; then a LoRA adapter on top with peft. Saves both with save_pretrained.
+  1. Either takes a model trained by rlhf (--base, e.g. a `pretrain` artifact) and a copy of it with a
+     LoRA adapter trained by rlhf (--lora, from `rlhf-bench train-lora`), or trains a byte-level BPE
+     tokenizer with HF tokenizers and a tiny LlamaForCausalLM (GQA, untied head, vocab padded past the
+     tokenizer) with torch for a few hundred steps on a Shakespeare slice, so that perplexity means
+     something, then a LoRA adapter on top with peft.
   2. Runs `rlhf export` (hf f32/bf16, peft, hf --merge, gguf f32/f16/q8_0/q4_0) and `rlhf import-hf`.
-  3. transformers loads the hf export: next-token logits equal the source model's within 1e-4 (F32).
+  3. transformers loads the hf export: next-token logits equal the source model's within 1e-4 (F32), and
+     rlhf's own Swift forward pass (`rlhf-bench logits`, with --rlhf-bench) within 1e-4, with and
+     without the LoRA adapter (vs peft on the export).
   4. peft loads the exported adapter onto the base; its logits equal the merged export's within 1e-4.
   5. llama.cpp (llama-cpp-python) loads the GGUF files: tokenization equals HF tokenizers', greedy
      generation of 32 tokens at F32 equals transformers' greedy generation (and `rlhf generate
-     --temperature 0` with --rlhf-generate, once that command exists); Q8_0 perplexity on held-out text
+     --temperature 0`, with --rlhf-generate); Q8_0 perplexity on held-out text
      within 1 % of F32's, Q4_0 within 10 %; Q8_0/Q4_0 blocks equal gguf-py's port of ggml's reference
      quantizers byte for byte.
   6. Bad input: existing output, not a model, row length not a multiple of 32: non-zero exit, nothing left.
@@ -18,6 +22,13 @@ What it does (each check prints PASS/FAIL with its number; exit status 1 if any 
 Requirements: torch, transformers, tokenizers, safetensors, peft, gguf, llama-cpp-python
 (`pip install peft gguf llama-cpp-python`; the last compiles llama.cpp, allow ~15 minutes).
 Usage: swift build --product rlhf && python3 scripts/verify_export.py [--rlhf .build/debug/rlhf] [--steps 400]
+With models trained by rlhf (the run in benchmarks/results/export-verify.md):
+  swift build -c release
+  .build/release/rlhf run benchmarks/export-verify.yaml --workdir /tmp/ev     # tokenizer + 300 pretrain steps
+  .build/release/rlhf-bench train-lora --model /tmp/ev/artifacts/<pretrain> --text \
+      scripts/reference/data/tinyshakespeare-train.txt --out /tmp/ev-lora --steps 80 --seq-len 128
+  python3 scripts/verify_export.py --rlhf .build/release/rlhf --rlhf-bench .build/release/rlhf-bench \
+      --base /tmp/ev/artifacts/<pretrain> --lora /tmp/ev-lora --rlhf-generate --workdir /tmp/ev-verify
 """
 from __future__ import annotations
 
@@ -153,9 +164,12 @@ def perplexity_torch(model, ids: list[int], window: int) -> float:
     return math.exp(nll / count)
 
 
+N_CTX = 512  # set from the model's max_position_embeddings in main()
+
+
 def llama_cpp_model(path: Path):
     from llama_cpp import Llama
-    return Llama(model_path=str(path), n_ctx=512, n_batch=512, logits_all=True, verbose=False, n_threads=2, seed=0)
+    return Llama(model_path=str(path), n_ctx=N_CTX, n_batch=N_CTX, logits_all=True, verbose=False, n_threads=2, seed=0)
 
 
 def greedy_llama_cpp(llm, ids: list[int], n: int) -> tuple[list[int], np.ndarray]:
@@ -226,10 +240,14 @@ def check_quant_bytes(gguf_path: Path, base: Path, qtype_name: str) -> None:
 def llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt_ids, heldout) -> None:
     """Tokenization, greedy generation and perplexity of our GGUF files in llama.cpp."""
     llm = llama_cpp_model(out / "model-f32.gguf")
+    plain_ids = tok.encode(prompt, add_special_tokens=False).ids
     cpp_ids = llm.tokenize(prompt.encode(), add_bos=False, special=False)
-    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == prompt_ids, f"{list(cpp_ids)} vs {prompt_ids}")
+    check("llama.cpp tokenization (tokenizer.ggml.pre = gpt-2)", list(cpp_ids) == plain_ids, f"{list(cpp_ids)} vs {plain_ids}")
+    with_bos = llm.tokenize(prompt.encode(), add_bos=True, special=False)
+    check("llama.cpp adds BOS as tokenizer.json's post-processor does", list(with_bos) == prompt_ids,
+          f"{list(with_bos)} vs {prompt_ids}")
     long_ids = list(llm.tokenize(heldout[:2000].encode(), add_bos=False, special=False))
-    ref_long = tok.encode(heldout[:2000]).ids
+    ref_long = tok.encode(heldout[:2000], add_special_tokens=False).ids
     check("llama.cpp tokenization of 2,000 held-out characters", long_ids == ref_long, f"{len(long_ids)} vs {len(ref_long)} tokens")
     cpp_gen, cpp_first = greedy_llama_cpp(llm, prompt_ids, 32)
     hf_gen = greedy_torch(exp, prompt_ids, 32)
@@ -237,9 +255,14 @@ def llama_cpp_checks(args, rlhf, base, out, tok, exp, peft_model, prompt, prompt
     check("llama.cpp greedy 32 tokens == transformers (F32)", cpp_gen == hf_gen,
           f"{tok.decode(cpp_gen)!r}; first-step max |Δlogit| = {first_diff:.3g}")
     if args.rlhf_generate:
-        p = run([rlhf, "generate", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0"], expect_ok=False)
-        check("rlhf generate --temperature 0 == llama.cpp", p.returncode == 0 and tok.decode(cpp_gen) in p.stdout,
-              "compared decoded text")
+        # rlhf stops at EOS; llama.cpp's loop above does not: compare up to and including the first EOS.
+        eos = json.loads((base / "config.json").read_text()).get("eos_token_id")
+        expected = cpp_gen[:cpp_gen.index(eos) + 1] if eos in cpp_gen else cpp_gen
+        p = run([rlhf, "generate", "--model", base, "--prompt", prompt, "--max-new-tokens", "32", "--temperature", "0",
+                 "--json"], expect_ok=False)
+        got = json.loads(p.stdout.strip().splitlines()[-1])["token_ids"] if p.returncode == 0 else None
+        check("rlhf generate --temperature 0 == llama.cpp greedy (F32, 32 tokens)", got == expected,
+              f"rlhf {got} vs llama.cpp {expected}")
     merged_llm = llama_cpp_model(out / "merged-f32.gguf")
     m_gen, _ = greedy_llama_cpp(merged_llm, prompt_ids, 32)
     check("llama.cpp merged GGUF greedy == peft greedy", m_gen == greedy_torch(peft_model, prompt_ids, 32), f"{tok.decode(m_gen)!r}")
@@ -273,12 +296,18 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="reuse the trained models of an existing --workdir")
     ap.add_argument("--rlhf-generate", action="store_true",
                     help="also compare `rlhf generate --temperature 0` with llama.cpp (needs the generate command)")
+    ap.add_argument("--rlhf-bench", default=None,
+                    help="path of rlhf-bench: compare rlhf's own forward pass (`rlhf-bench logits`) with transformers")
+    ap.add_argument("--base", default=None,
+                    help="use this model directory (e.g. from `rlhf pretrain`) as the base instead of training one with torch")
+    ap.add_argument("--lora", default=None,
+                    help="with --base: a copy of the base with a PEFT adapter in adapter/ (e.g. from `rlhf-bench train-lora`)")
     args = ap.parse_args()
     rlhf = args.rlhf
     torch.set_num_threads(args.threads)
     work = Path(args.workdir or tempfile.mkdtemp(prefix="verify-export-"))
-    reuse = args.reuse and (work / "base" / "model.safetensors").exists() and (work / "lora" / "adapter").exists()
-    if work.exists() and not reuse:
+    reuse = not args.base and args.reuse and (work / "base" / "model.safetensors").exists() and (work / "lora" / "adapter").exists()
+    if work.exists() and not reuse and not args.base:
         shutil.rmtree(work)
     work.mkdir(parents=True, exist_ok=True)
     print(f"workdir: {work}")
@@ -286,7 +315,17 @@ def main() -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from peft import PeftModel
 
-    if reuse:
+    if args.base:
+        from tokenizers import Tokenizer
+        if not args.lora:
+            raise SystemExit("--base needs --lora (a copy of the base with adapter/)")
+        for stale in ["base", "lora", "out", "bf16-saved", "odd"]:
+            shutil.rmtree(work / stale, ignore_errors=True)
+        # Writable copies (pipeline artifacts are read-only).
+        base = Path(shutil.copytree(Path(args.base).resolve(), work / "base", copy_function=shutil.copyfile))
+        lora = Path(shutil.copytree(Path(args.lora).resolve(), work / "lora", copy_function=shutil.copyfile))
+        tok = Tokenizer.from_file(str(base / "tokenizer.json"))
+    elif reuse:
         from tokenizers import Tokenizer
         base, lora = work / "base", work / "lora"
         tok = Tokenizer.from_file(str(base / "tokenizer.json"))
@@ -296,6 +335,8 @@ def main() -> None:
         base, lora, tok = build_models(work, args.steps)
     out = work / "out"
     out.mkdir()
+    global N_CTX
+    N_CTX = min(512, json.loads((base / "config.json").read_text())["max_position_embeddings"])
 
     # 2. Exports
     run([rlhf, "export", base, "--format", "hf", "--out", out / "hf-f32"])
@@ -318,10 +359,43 @@ def main() -> None:
     check("hf tokenizer loads", hf_tok(prompt)["input_ids"] == prompt_ids, f"AutoTokenizer ids == tokenizers ids ({len(prompt_ids)} tokens)")
     d = (logits_of(src, text_ids) - logits_of(exp, text_ids)).abs().max().item()
     check("hf f32 logits", d <= 1e-4, f"max |Δlogit| = {d:.3g} over {len(text_ids)} positions (tolerance 1e-4)")
+    # generate() with the exported generation_config.json: no warning (a max_length there makes transformers
+    # warn "Both `max_new_tokens` and `max_length` seem to have been set").
+    import logging as pylogging
+    from transformers.utils import logging as hf_logging
+    records: list[str] = []
+
+    class Collect(pylogging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+    handler = Collect(level=pylogging.WARNING)
+    hf_logging.get_logger().addHandler(handler)
+    with torch.no_grad():
+        exp.generate(torch.tensor([prompt_ids]), max_new_tokens=4, do_sample=False)
+    hf_logging.get_logger().removeHandler(handler)
+    gen_cfg = json.loads((out / "hf-f32" / "generation_config.json").read_text())
+    check("generate() with the exported generation_config.json warns nothing", not records and "max_length" not in gen_cfg,
+          f"keys {sorted(gen_cfg)}; warnings {records or 'none'}")
     bf = AutoModelForCausalLM.from_pretrained(out / "hf-bf16").eval()
     cfg_bf = json.loads((out / "hf-bf16" / "config.json").read_text())
     check("hf bf16 export", cfg_bf.get("dtype") == "bfloat16" and next(bf.parameters()).dtype == torch.bfloat16,
           f"config dtype {cfg_bf.get('dtype')}, loaded parameters {next(bf.parameters()).dtype}")
+
+    if args.rlhf_bench:
+        # rlhf's own Swift forward pass (not just the exported weights) vs transformers on the export.
+        def rlhf_logits(model_dir: Path) -> torch.Tensor:
+            p = run([args.rlhf_bench, "logits", "--model", model_dir, "--ids", ",".join(map(str, text_ids))], expect_ok=False)
+            if p.returncode != 0:
+                raise SystemExit("rlhf-bench logits failed")
+            return torch.tensor(json.loads(p.stdout)["logits"], dtype=torch.float32)
+        ours = rlhf_logits(base)
+        d = (ours - logits_of(exp, text_ids)).abs().max().item()
+        check("rlhf Swift forward vs transformers on the hf export (F32)", d <= 1e-4,
+              f"max |Δlogit| = {d:.3g} over {len(text_ids)} positions x {ours.shape[1]} logits (tolerance 1e-4)")
+        ours_lora = rlhf_logits(lora)
+        peft_on_export = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(out / "hf-f32"), out / "peft").eval()
+        d = (ours_lora - logits_of(peft_on_export, text_ids)).abs().max().item()
+        check("rlhf Swift forward with LoRA vs peft adapter on the hf export (F32)", d <= 1e-4, f"max |Δlogit| = {d:.3g}")
 
     # 4. peft loads the adapter; equals the merged export
     peft_model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(out / "hf-f32"), out / "peft").eval()
@@ -370,7 +444,7 @@ def main() -> None:
     p = run([rlhf, "export", DATA, "--format", "hf", "--out", out / "nope"], expect_ok=False)
     check("not a model is an error", p.returncode != 0 and "not a model directory" in p.stderr + p.stdout, f"exit {p.returncode}")
     odd = work / "odd"
-    shutil.copytree(base, odd)
+    shutil.copytree(base, odd, copy_function=shutil.copyfile)
     cfg = json.loads((odd / "config.json").read_text())
     from transformers import LlamaConfig, LlamaForCausalLM
     cfg.update(hidden_size=48, head_dim=12, intermediate_size=96)

@@ -14,13 +14,16 @@ public struct ModelLineage: Codable, Equatable, Sendable {
         public var artifactDigest: String?
         /// Resolved parameters, as canonical strings (`"klCoef": "0.05"`).
         public var parameters: [String: String]
+        /// What the parameters alone do not tell, e.g. `stopped by max_seconds at step 137 of 600`.
+        public var note: String?
 
         /// Creates a stage record (see the properties).
-        public init(name: String, kind: String, artifactDigest: String? = nil, parameters: [String: String] = [:]) {
+        public init(name: String, kind: String, artifactDigest: String? = nil, parameters: [String: String] = [:], note: String? = nil) {
             self.name = name
             self.kind = kind
             self.artifactDigest = artifactDigest
             self.parameters = parameters
+            self.note = note
         }
     }
 
@@ -92,6 +95,7 @@ public enum ModelCard {
                     s += "| \(st.name) | \(st.kind) | \(st.artifactDigest.map { "`\($0.prefix(16))`" } ?? "") | \(escapeCell(params)) |\n"
                 }
                 s += "\n"
+                for st in l.stages { if let note = st.note { s += "Note on `\(st.name)`: \(note).\n\n" } }
             }
             if !l.dataDigests.isEmpty {
                 s += "Data (SHA-256):\n\n"

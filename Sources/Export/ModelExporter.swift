@@ -267,12 +267,38 @@ public struct ModelExporter {
         try writeData(tokenizer.tokenizerConfigJSON ?? jsonData(tokenizerConfig), to: dir.appendingPathComponent("tokenizer_config.json")); done("tokenizer_config.json")
         try writeData(tokenizer.specialTokensMapJSON ?? jsonData(specials), to: dir.appendingPathComponent("special_tokens_map.json")); done("special_tokens_map.json")
 
-        var generation: [String: Any] = ["_from_model_config": true]
+        try writeData(try Self.generationConfigJSON(source: generationConfig, config: c),
+                      to: dir.appendingPathComponent("generation_config.json")); done("generation_config.json")
+        if let card { try writeText(card, to: dir.appendingPathComponent("README.md")); done("README.md") }
+    }
+}
+
+// MARK: - generation_config.json
+
+extension ModelExporter {
+    /// The `generation_config.json` of an export: the source's, minus a `max_length` that only repeats
+    /// `max_position_embeddings` in a config derived from the model config (`_from_model_config`; rlhf
+    /// wrote one before, and transformers warns about it when `generate` gets `max_new_tokens`); without
+    /// a source file, what transformers 5.x `save_pretrained` writes for a Llama (`_from_model_config`,
+    /// BOS/EOS/PAD ids, `output_attentions`/`output_hidden_states` false, `use_cache` true).
+    /// - Parameters:
+    ///   - source: the source directory's `generation_config.json` bytes, if any.
+    ///   - config: the exported model's config (token ids, context length).
+    /// - Returns: pretty-printed JSON with sorted keys.
+    /// - Throws: `ExportError.writeFailed` when encoding fails.
+    static func generationConfigJSON(source: Data?, config c: LlamaConfig) throws -> Data {
+        if let source, var fields = (try? JSONSerialization.jsonObject(with: source)) as? [String: Any] {
+            if (fields["_from_model_config"] as? Bool) == true, (fields["max_length"] as? Int) == c.maxPositionEmbeddings {
+                fields["max_length"] = nil
+            }
+            return try jsonData(fields)
+        }
+        var generation: [String: Any] = ["_from_model_config": true, "output_attentions": false, "output_hidden_states": false,
+                                         "use_cache": true]
         if let id = c.bosTokenId { generation["bos_token_id"] = id }
         if let id = c.eosTokenId { generation["eos_token_id"] = id }
         if let id = c.padTokenId { generation["pad_token_id"] = id }
-        try writeData(generationConfig ?? jsonData(generation), to: dir.appendingPathComponent("generation_config.json")); done("generation_config.json")
-        if let card { try writeText(card, to: dir.appendingPathComponent("README.md")); done("README.md") }
+        return try jsonData(generation)
     }
 }
 

@@ -113,7 +113,7 @@ public final class LoRAAdapter: LinearAdapter {
         loraA = Parameter(name: prefix + ".lora_A.weight", shape: [config.r, inFeatures], weightDecay: true)
         loraB = Parameter(name: prefix + ".lora_B.weight", shape: [outFeatures, config.r], weightDecay: true)
         let bound = 1 / Double(inFeatures).squareRoot()
-        for i in 0..<loraA.count { loraA.value[i] = Float((rng.nextUniform() * 2 - 1) * bound) }
+        for i in 0..<loraA.count { loraA.value[i] = Float((rng.nextDouble() * 2 - 1) * bound) }
         self.rng = Xoshiro256(seed: rng.next())
     }
 
@@ -130,7 +130,7 @@ public final class LoRAAdapter: LinearAdapter {
             if dropped.count < n * i { dropped = Tensor(shape: [n * i]); keepMask = Tensor(shape: [n * i]) }
             let keep = 1 / (1 - dropout), p = Double(dropout), d = dropped.data, mk = keepMask.data
             for j in 0..<(n * i) {
-                mk[j] = rng.nextUniform() < p ? 0 : keep
+                mk[j] = rng.nextDouble() < p ? 0 : keep
                 d[j] = inp[j] * mk[j]
             }
             x = UnsafePointer(d)

@@ -108,7 +108,7 @@ public final class TokenSampler {
                         zn += e
                         nucleus += 1
                     }
-                    let u = rng.nextUniform() * zn
+                    let u = rng.nextDouble() * zn
                     var acc: Double = 0
                     for i in 0..<nucleus {
                         acc += Double(expf(s[Int(cand[i])] - m))
@@ -119,7 +119,7 @@ public final class TokenSampler {
             } else {
                 var zk: Double = 0, last = arg
                 for i in 0..<v where s[i] >= threshold { zk += Double(expf(s[i] - m)) }
-                let u = rng.nextUniform() * zk
+                let u = rng.nextDouble() * zk
                 var acc: Double = 0, chosen = -1
                 for i in 0..<v where s[i] >= threshold {
                     acc += Double(expf(s[i] - m))

@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 // MARK: - Parameter values
 
@@ -37,7 +38,7 @@ public indirect enum ParameterValue: Sendable, Hashable {
                 out += v.isNaN ? "\"NaN\"" : (v > 0 ? "\"Infinity\"" : "\"-Infinity\"")
             }
         case .bool(let v): out += v ? "true" : "false"
-        case .string(let s): ParameterValue.writeJSONString(s, into: &out)
+        case .string(let s): JSONText.appendLiteral(s, to: &out)
         case .null: out += "null"
         case .list(let items):
             out += "["
@@ -50,29 +51,12 @@ public indirect enum ParameterValue: Sendable, Hashable {
             out += "{"
             for (i, key) in dict.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                ParameterValue.writeJSONString(key, into: &out)
+                JSONText.appendLiteral(key, to: &out)
                 out += ":"
                 dict[key]!.writeCanonical(into: &out)
             }
             out += "}"
         }
-    }
-
-    /// Appends `s` as a JSON string literal (RFC 8259 escapes) to `out`.
-    static func writeJSONString(_ s: String, into out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let c where c.value < 0x20: out += String(format: "\\u%04x", c.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
     }
 
     /// A Foundation JSON object (`NSNumber`, `String`, arrays, dictionaries, `NSNull`) for this value.

@@ -14,6 +14,8 @@ struct RLHFBench: ParsableCommand {
             TrainStepBenchmark.self,
             SGEMMBenchmark.self,
             GenerateBenchmark.self,
+            TrainLoRACommand.self,
+            LogitsCommand.self,
             PPOStepBenchmark.self,
         ]
     )

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 
 // MARK: - Example mix
 
@@ -124,7 +125,7 @@ public struct RADITExampleBuilder: Sendable {
         let total = mix.retrieved + mix.distractorOnly + mix.closedBook
         let retrievedCount = Int((mix.retrieved / total * Double(count)).rounded())
         let distractorCount = min(count - retrievedCount, Int((mix.distractorOnly / total * Double(count)).rounded()))
-        var generator = SeededGenerator(seed: seed)
+        var generator = SplitMix64(state: seed)
         let order = Array(0..<count).shuffled(using: &generator)
         var kinds = [RAGExampleKind](repeating: .closedBook, count: count)
         for (rank, index) in order.enumerated() {
@@ -144,7 +145,7 @@ public struct RADITExampleBuilder: Sendable {
     /// - Throws: retriever errors.
     public func build(_ questions: [QAExample], progress: ((Int, Int) -> Void)? = nil) throws -> [RAGTrainingExample] {
         let kinds = kinds(count: questions.count)
-        var generator = SeededGenerator(seed: seed ^ 0x5241_4449_5400_0000)
+        var generator = SplitMix64(state: seed ^ 0x5241_4449_5400_0000)
         var examples: [RAGTrainingExample] = []
         examples.reserveCapacity(questions.count)
         for (index, question) in questions.enumerated() {

@@ -1,6 +1,7 @@
 import Foundation
 import Llama
 import Logging
+import Tensors
 import Tokenization
 import Training
 
@@ -147,7 +148,7 @@ public final class RAGFineTuner {
         let schedule = try CosineSchedule(
             learningRate: config.learningRate, warmupSteps: min(config.warmupSteps, config.steps),
             maxSteps: config.steps, minLearningRateRatio: config.minLearningRateRatio)
-        var generator = SeededGenerator(seed: config.seed ^ 0x4641_4E45_5455_4E45)
+        var generator = SplitMix64(state: config.seed ^ 0x4641_4E45_5455_4E45)
         var epoch = -1
         var queue: [(inputIDs: [Int32], labels: [Int32])] = []
         var cursor = 0

@@ -4,6 +4,7 @@ import Alignment
 import Foundation
 import Llama
 import Pipeline
+import Tensors
 import Preferences
 import Tokenization
 import Training
@@ -52,7 +53,7 @@ public struct DPOStage: StageKind {
         var pairs = snapshot.pairs
         if let cap = try p.optionalInt("max_pairs"), cap < pairs.count {
             var idx = Array(pairs.indices)
-            var rng = Xoshiro256StarStar(seed: context.seed &+ 17)
+            var rng = Xoshiro256(seed: context.seed &+ 17)
             rng.shuffle(&idx)
             pairs = idx.prefix(cap).sorted().map { pairs[$0] }
         }

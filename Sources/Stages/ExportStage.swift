@@ -150,7 +150,13 @@ public struct ExportStage: StageKind {
                 return v.canonicalJSON
             }
             params["seed"] = String(s.seed)
-            return ModelLineage.Stage(name: s.name, kind: "\(s.kind)@\(s.version)", artifactDigest: s.artifact, parameters: params)
+            // A run stopped early (pretrain's max_seconds) trained fewer steps than its `steps` parameter says;
+            // `global_step` comes from the run that produced the artifact, also when it is served from the cache.
+            var note: String?
+            if let done = s.metrics["global_step"], case .int(let planned)? = s.params["steps"], Int(done) < planned {
+                note = "stopped at step \(Int(done)) of \(planned) (max_seconds); the model has \(Int(done)) optimizer steps"
+            }
+            return ModelLineage.Stage(name: s.name, kind: "\(s.kind)@\(s.version)", artifactDigest: s.artifact, parameters: params, note: note)
         }
         return ModelLineage(pipeline: l.pipeline.isEmpty ? nil : l.pipeline, stages: stages, dataDigests: data, metrics: metrics)
     }

@@ -13,7 +13,7 @@ import Training
 /// books held out for validation (`manifest`) or the last pieces of the text (no manifest). Checkpoints
 /// go to the checkpoint directory too, so an interrupted run (even `kill -9`) resumes exactly.
 /// Metrics (HF Trainer names): `loss`, `learning_rate`, `grad_norm`, `tokens_per_second`, `eval_loss`,
-/// `perplexity`. The seed is the stage's (data order and initial weights).
+/// `perplexity`, `global_step` (steps done; a headline metric when `max_seconds` stopped the run early). The seed is the stage's (data order and initial weights).
 /// - Source: nanoGPT `train.py`, llm.c `train_gpt2.c` (see `Pretrainer`).
 public struct PretrainStage: StageKind {
     public static let name = "pretrain"
@@ -105,6 +105,10 @@ public struct PretrainStage: StageKind {
             return !context.isCancelled
         }
         if result.stop == .requested { throw CancellationError() }
+        // HF Trainer's `global_step`: the steps the model actually got, which the model card reports
+        // when max_seconds stopped the run before `steps`.
+        context.metrics.log(step: result.step, name: "global_step", value: Double(result.step))
+        if result.stop == .timeLimit { context.metrics.markHeadline(["global_step"]) }
         try ModelDirectory.write(model: model, tokenizerDirectory: tokenizerDirectory, to: context.outputDirectory)
         try TrainerState.load(from: result.checkpoint).save(in: context.outputDirectory)
         context.progress(1, String(format: "eval_loss %.4f", result.evalLoss ?? .nan))

@@ -5,6 +5,7 @@ import Alignment
 import Foundation
 import Llama
 import Pipeline
+import Tensors
 import Preferences
 import Tokenization
 import Training
@@ -60,7 +61,7 @@ public struct RewardModelStage: StageKind {
         var pairs = snapshot.pairs
         if let cap = try p.optionalInt("max_pairs"), cap < pairs.count {
             var idx = Array(pairs.indices)
-            var rng = Xoshiro256StarStar(seed: context.seed &+ 17)
+            var rng = Xoshiro256(seed: context.seed &+ 17)
             rng.shuffle(&idx)
             pairs = idx.prefix(cap).sorted().map { pairs[$0] }
         }
@@ -95,7 +96,7 @@ public struct RewardModelStage: StageKind {
             let source = eval.isEmpty ? train.indices.map { split.train[$0] } : split.eval
             let prompts = source.prefix(nNorm).map { promptsByIndex[$0] }.map { Array($0.suffix(Swift.max(1, maxLength - 1))) }
             let len = Swift.max(1, Swift.min(try p.int("normalization_response_length"), maxLength - (prompts.map(\.count).max() ?? 0)))
-            var rng = Xoshiro256StarStar(seed: context.seed &+ 29)
+            var rng = Xoshiro256(seed: context.seed &+ 29)
             let pad = Int32(base.config.padTokenId ?? 0)
             for chunk in stride(from: 0, to: prompts.count, by: 8) {
                 let q = Array(prompts[chunk..<Swift.min(prompts.count, chunk + 8)])

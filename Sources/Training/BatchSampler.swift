@@ -1,5 +1,6 @@
 // Training batches (random windows from a seeded generator) and evaluation windows (sequential).
 import Foundation
+import Tensors
 
 // MARK: - Batch
 
@@ -22,7 +23,7 @@ public struct TokenBatch: Equatable, Sendable {
 /// The serialisable part of a `RandomWindowSampler`: saved in the trainer state for exact resume.
 public struct BatchSamplerState: Codable, Equatable, Sendable {
     /// The generator, positioned after the last batch drawn.
-    public var rng: Xoshiro256StarStar
+    public var rng: Xoshiro256
     /// Batches drawn so far.
     public var batchesDrawn: Int
 
@@ -33,7 +34,7 @@ public struct BatchSamplerState: Codable, Equatable, Sendable {
 
     /// The state of a fresh sampler seeded with `seed`.
     public init(seed: UInt64) {
-        rng = Xoshiro256StarStar(seed: seed)
+        rng = Xoshiro256(seed: seed)
         batchesDrawn = 0
     }
 }

@@ -1,5 +1,6 @@
 // Metrics (a sink protocol) and the text lines the CLI prints or logs; libraries never print.
 import Foundation
+import JSONText
 
 // MARK: - Sink
 
@@ -124,7 +125,7 @@ public enum StructuredLogLine {
             return (["step=\(step)"] + metrics.map { "\(logfmtKey($0.0))=\(number($0.1, json: false))" })
                 .joined(separator: " ")
         case .json:
-            let body = metrics.map { "\(jsonString($0.0)):\(number($0.1, json: true))" }
+            let body = metrics.map { "\(JSONText.literal($0.0)):\(number($0.1, json: true))" }
             return "{" + (["\"step\":\(step)"] + body).joined(separator: ",") + "}"
         }
     }
@@ -140,21 +141,5 @@ public enum StructuredLogLine {
     static func logfmtKey(_ k: String) -> String {
         // logfmt keys may not hold spaces, '=' or quotes
         String(k.map { ($0 == " " || $0 == "=" || $0 == "\"") ? "_" : $0 })
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

@@ -42,11 +42,16 @@ public enum ModelDirectory {
         }
     }
 
-    /// The `generation_config.json` bytes transformers writes for a config (`bos_token_id`,
-    /// `eos_token_id`, `pad_token_id`; greedy by default).
+    /// The `generation_config.json` bytes transformers (5.x) writes for a Llama config with
+    /// `save_pretrained`: `_from_model_config`, `bos_token_id`, `eos_token_id`, `pad_token_id`,
+    /// `output_attentions`/`output_hidden_states` false and `use_cache` true (greedy: `do_sample`
+    /// defaults to false). No `max_length`: transformers warns when it is set and the caller passes
+    /// `max_new_tokens`.
     /// - Throws: `TrainingError.io` when encoding fails.
+    /// - Source: transformers `GenerationConfig.from_model_config` / `PreTrainedModel.save_pretrained`.
     public static func generationConfig(_ config: LlamaConfig) throws -> Data {
-        var fields: [String: Any] = ["_from_model_config": true, "do_sample": false, "max_length": config.maxPositionEmbeddings]
+        var fields: [String: Any] = ["_from_model_config": true, "output_attentions": false, "output_hidden_states": false,
+                                     "use_cache": true]
         if let b = config.bosTokenId { fields["bos_token_id"] = b }
         if let e = config.eosTokenId { fields["eos_token_id"] = e }
         if let p = config.padTokenId { fields["pad_token_id"] = p }

@@ -1,5 +1,6 @@
 // Builds the train and validation token files from documents, holding out whole documents.
 import Foundation
+import Tensors
 
 // MARK: - Hold-out selection
 
@@ -7,7 +8,7 @@ import Foundation
 public enum HoldoutSelection: Equatable, Sendable {
     /// Exactly these document ids (e.g. Gutenberg ids `["1342", "84"]`); unknown ids are an error.
     case ids([String])
-    /// `max(1, round(fraction * n))` documents chosen by a seeded shuffle (`Xoshiro256StarStar(seed:)`,
+    /// `max(1, round(fraction * n))` documents chosen by a seeded shuffle (`Xoshiro256(seed:)`,
     /// Fisher-Yates over the ids in the order given); at least one document stays in training.
     case fraction(Double, seed: UInt64)
 
@@ -38,7 +39,7 @@ public enum HoldoutSelection: Equatable, Sendable {
             }
             let n = min(ids.count - 1, max(1, Int((f * Double(ids.count)).rounded())))
             var order = Array(ids.indices)
-            var rng = Xoshiro256StarStar(seed: seed)
+            var rng = Xoshiro256(seed: seed)
             rng.shuffle(&order)
             let set = Set(order.prefix(n))
             return ids.indices.filter { set.contains($0) }.map { ids[$0] }

@@ -14,8 +14,6 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
     case invalidSplit(String)
     /// A configuration value is out of range (field name and reason).
     case invalidConfiguration(field: String, reason: String)
-    /// A saved generator state cannot be restored.
-    case invalidRandomState(String)
     /// A loss or gradient is NaN or infinite at a step; training stops there.
     case nonFinite(name: String, step: Int, value: Double, index: Int?)
     /// A file-system call failed (operation, path, errno text).
@@ -39,8 +37,6 @@ public enum TrainingError: Error, Equatable, CustomStringConvertible {
             return "invalid train/validation split: \(reason)"
         case let .invalidConfiguration(field, reason):
             return "invalid value for \(field): \(reason)"
-        case let .invalidRandomState(reason):
-            return "cannot restore the random generator: \(reason)"
         case let .nonFinite(name, step, value, index):
             let at = index.map { " (element \($0))" } ?? ""
             return "non-finite \(name) = \(value)\(at) at step \(step); training stopped, the last good "

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import Tensors
 import Training
 
 /// The Swift xoshiro256** and window sampler against `scripts/reference/xoshiro.py` (fixture), so a

@@ -64,6 +64,26 @@ final class ModelExporterTests: XCTestCase {
         XCTAssertEqual(try leftovers(), [])
     }
 
+    func testGenerationConfigIsWhatTransformersWritesWithoutARedundantMaxLength() throws {
+        let c = TinyModel.config()
+        func fields(_ data: Data) throws -> [String: Any] { try JSONSerialization.jsonObject(with: data) as! [String: Any] }
+        // No source file: transformers 5.x's save_pretrained fields for a Llama (checked with transformers 5.24).
+        let fresh = try fields(ModelExporter.generationConfigJSON(source: nil, config: c))
+        XCTAssertEqual(Set(fresh.keys), ["_from_model_config", "bos_token_id", "eos_token_id", "pad_token_id",
+                                         "output_attentions", "output_hidden_states", "use_cache"])
+        XCTAssertNil(fresh["max_length"])
+        // What rlhf's trainer wrote before: max_length = max_position_embeddings is dropped, the rest kept.
+        let old = try JSONSerialization.data(withJSONObject: ["_from_model_config": true, "do_sample": false, "eos_token_id": 0,
+                                                              "max_length": c.maxPositionEmbeddings])
+        let cleaned = try fields(ModelExporter.generationConfigJSON(source: old, config: c))
+        XCTAssertNil(cleaned["max_length"])
+        XCTAssertEqual(cleaned["do_sample"] as? Bool, false)
+        XCTAssertEqual(cleaned["eos_token_id"] as? Int, 0)
+        // A hub model's own max_length (e.g. Llama 2's 4096 with sampling settings) is kept.
+        let hub = try JSONSerialization.data(withJSONObject: ["max_length": 4096, "temperature": 0.6, "top_p": 0.9])
+        XCTAssertEqual(try fields(ModelExporter.generationConfigJSON(source: hub, config: c))["max_length"] as? Int, 4096)
+    }
+
     func testMergedHFExportEqualsBasePlusScaledBA() throws {
         let (dir, w) = try model(adapter: (r: 2, alpha: 6, rslora: false))
         let out = root.appendingPathComponent("merged")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PipelineTestSupport
 import XCTest
 @testable import Pipeline
 
@@ -77,29 +78,13 @@ struct SnapshotStage: StageKind {
     }
 }
 
-// MARK: - Helpers
+// MARK: - Sandbox
 
-/// A temporary directory with a pipeline file, removed at the end of the test.
-final class Sandbox {
-    let root: URL
-    var workdir: URL { root.appendingPathComponent("work") }
+/// The pipeline tests' sandbox: the shared `PipelineSandbox` with the built-in kinds plus the test kinds above.
+typealias Sandbox = PipelineSandbox
 
-    init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rlhf-pipeline-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: root) }
-
-    /// Writes `text` to `name` under the sandbox.
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> URL {
-        let url = root.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
+extension PipelineSandbox {
+    /// The built-in stage kinds plus `WriteStage`, `SnapshotStage` and `LineageProbeStage`.
     static var registry: StageRegistry {
         var r = StageRegistry.builtin()
         r.register(WriteStage.self)
@@ -108,22 +93,6 @@ final class Sandbox {
         return r
     }
 
-    /// Validates and runs `pipeline.yaml` in-process.
-    func run(_ yaml: String, _ options: RunOptions = RunOptions()) async throws -> RunSummary {
-        let file = try write("pipeline.yaml", yaml)
-        let validated = try PipelineValidator.validate(try PipelineSpec.load(file), registry: Sandbox.registry)
-        let store = try PipelineStore(workdir: workdir)
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return try await PipelineRunner(pipeline: validated, store: store, logger: logger).run(options)
-    }
-
-    func store() throws -> PipelineStore { try PipelineStore(workdir: workdir) }
-}
-
-extension RunSummary {
-    subscript(_ stage: String) -> StageResult? { stages.first { $0.name == stage } }
-    func states() -> [String: StageResult.State] {
-        Dictionary(uniqueKeysWithValues: stages.map { ($0.name, $0.state) })
-    }
+    /// A sandbox for the pipeline tests (`$TMPDIR/rlhf-pipeline-tests-UUID`).
+    convenience init() throws { try self.init(registry: Self.registry, prefix: "rlhf-pipeline-tests") }
 }

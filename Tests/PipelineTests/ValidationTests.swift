@@ -114,4 +114,15 @@ final class ValidationTests: XCTestCase {
         let parsed = try? JSONSerialization.jsonObject(with: Data(v.canonicalJSON.utf8)) as? [String: Any]
         XCTAssertEqual(parsed?["b"] as? Int, 1)
     }
+
+    func testCanonicalJSONStringsEscapeEveryControlCharacterAndParseBack() throws {
+        // Every ASCII scalar, the slash and non-ASCII text, through the shared JSONText escaping.
+        let text = String(String.UnicodeScalarView((0..<0x80).map { Unicode.Scalar(UInt8($0)) })) + "/é😀"
+        let json = ParameterValue.map([text: .string(text)]).canonicalJSON
+        XCTAssertTrue(json.contains(#"\u0000\u0001"#) && json.contains(#"\t\n\u000b\u000c\r"#) && json.contains(#"\\"#) && json.contains(#"\""#), json)
+        XCTAssertTrue(json.unicodeScalars.allSatisfy { $0.value >= 0x20 }, "no raw control character is left")
+        let parsed = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: String])
+        XCTAssertEqual(parsed, [text: text])
+    }
 }
+

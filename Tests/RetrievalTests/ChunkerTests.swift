@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import XCTest
 @testable import Retrieval
 
@@ -31,7 +32,7 @@ final class ChunkerTests: XCTestCase {
     }
 
     func testOverlapPropertiesOnManyShapes() throws {
-        var generator = SeededGenerator(seed: 7)
+        var generator = SplitMix64(state: 7)
         for trial in 0..<40 {
             let count = Int.random(in: 1...300, using: &generator)
             let words = (0..<count).map { i in "w\(i)" + String(repeating: "x", count: Int.random(in: 0...12, using: &generator)) }

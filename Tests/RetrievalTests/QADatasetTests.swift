@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import XCTest
 @testable import Retrieval
 
@@ -53,7 +54,7 @@ final class QADatasetTests: XCTestCase {
         // Input order is kept within each part.
         XCTAssertEqual(train.map(\.id), examples.map(\.id).filter { id in train.contains { $0.id == id } })
         // Same seed, shuffled input: same split.
-        var generator = SeededGenerator(seed: 1)
+        var generator = SplitMix64(state: 1)
         let again = try QADataset.split(examples.shuffled(using: &generator), evalFraction: 0.3, seed: 42)
         XCTAssertEqual(Set(again.eval.map(\.id)), Set(eval.map(\.id)))
         // Another seed: another split.

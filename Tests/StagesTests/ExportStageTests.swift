@@ -89,4 +89,23 @@ final class ExportStageTests: XCTestCase {
         let store = try PipelineStore(workdir: sandbox.workdir)
         XCTAssertEqual(try store.artifacts().map(\.kind), ["command"])
     }
+
+    func testLineageNotesARunThatMaxSecondsStoppedBeforeItsSteps() throws {
+        func pretrain(globalStep: Double, cached: Bool) -> UpstreamStage {
+            UpstreamStage(name: "pretrain", kind: "pretrain", version: "1", params: ["steps": .int(600), "seq_len": .int(256)],
+                          seed: 1, artifact: "ab12", cached: cached, inputs: [],
+                          metrics: ["eval_loss": 4.5, "global_step": globalStep], headline: ["eval_loss", "global_step"])
+        }
+        // Served from the cache: the metrics are those of the run that produced the artifact.
+        let cut = ExportStage.modelLineage(StageLineage(pipeline: "p", file: "p.yaml", stages: [pretrain(globalStep: 137, cached: true)]))
+        XCTAssertEqual(cut.stages.first?.note, "stopped at step 137 of 600 (max_seconds); the model has 137 optimizer steps")
+        XCTAssertEqual(cut.metrics["pretrain/global_step"], 137)
+        let config = LlamaConfig(vocabSize: 300, hiddenSize: 32, intermediateSize: 64, numHiddenLayers: 2, numAttentionHeads: 4,
+                                 maxPositionEmbeddings: 128)
+        let card = ModelCard.markdown(name: "m", config: config, parameterCount: 1, format: "hf", dtype: "F32", lineage: cut)
+        XCTAssertTrue(card.contains("Note on `pretrain`: stopped at step 137 of 600 (max_seconds)"), card)
+        XCTAssertTrue(card.contains("| `pretrain/global_step` | 137 |"), card)
+        let full = ExportStage.modelLineage(StageLineage(pipeline: "p", file: "p.yaml", stages: [pretrain(globalStep: 600, cached: false)]))
+        XCTAssertNil(full.stages.first?.note)
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Llama
 import Logging
 import Pipeline
+import PipelineTestSupport
 import Stages
 import Tokenization
 import XCTest
@@ -35,37 +36,10 @@ enum TinyModel {
 
 // MARK: - Pipelines in a sandbox
 
-/// A temporary directory holding pipeline files and a work directory; removed at deinit.
-final class StageSandbox {
-    let root: URL
-    var workdir: URL { root.appendingPathComponent("work") }
+/// The stage tests' sandbox: the shared `PipelineSandbox` with the product's registry.
+typealias StageSandbox = PipelineSandbox
 
-    init() throws {
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("rlhf-stages-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-    }
-
-    deinit { try? FileManager.default.removeItem(at: root) }
-
-    /// Writes `text` to `name` under the sandbox.
-    @discardableResult
-    func write(_ name: String, _ text: String) throws -> URL {
-        let url = root.appendingPathComponent(name)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        try text.write(to: url, atomically: true, encoding: .utf8)
-        return url
-    }
-
-    /// Validates `yaml` (written as `name`) against the product's registry and runs it.
-    func run(_ yaml: String, name: String = "pipeline.yaml", _ options: RunOptions = RunOptions()) async throws -> RunSummary {
-        let file = try write(name, yaml)
-        let validated = try PipelineValidator.validate(try PipelineSpec.load(file), registry: StageCatalog.registry())
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
-        return try await PipelineRunner(pipeline: validated, store: try PipelineStore(workdir: workdir), logger: logger).run(options)
-    }
-}
-
-extension RunSummary {
-    subscript(_ stage: String) -> StageResult? { stages.first { $0.name == stage } }
+extension PipelineSandbox {
+    /// A sandbox whose pipelines use the product's stage kinds (`$TMPDIR/rlhf-stages-tests-UUID`).
+    convenience init() throws { try self.init(registry: StageCatalog.registry(), prefix: "rlhf-stages-tests") }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Tensors
 import XCTest
 @testable import Training
 
@@ -79,16 +80,16 @@ final class RandomGeneratorTests: XCTestCase {
     }
 
     func testStateRoundTripAndBoundedIntegers() throws {
-        var a = Xoshiro256StarStar(seed: 9)
+        var a = Xoshiro256(seed: 9)
         for _ in 0..<3 { _ = a.next() }
-        var b = try JSONDecoder().decode(Xoshiro256StarStar.self, from: JSONEncoder().encode(a))
+        var b = try JSONDecoder().decode(Xoshiro256.self, from: JSONEncoder().encode(a))
         XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
         var counts = [Int](repeating: 0, count: 7)
         for _ in 0..<7000 { counts[Int(a.nextInt(below: 7))] += 1 }
         XCTAssertTrue(counts.allSatisfy { $0 > 850 && $0 < 1150 }, "\(counts)")  // ~1000 each, > 4 sigma margin
         XCTAssertEqual(a.nextInt(below: 1), 0)
-        XCTAssertThrowsError(try Xoshiro256StarStar(state: [0, 0, 0, 0]))
-        XCTAssertThrowsError(try JSONDecoder().decode(Xoshiro256StarStar.self, from: Data(#"{"state":[1,2]}"#.utf8)))
+        XCTAssertThrowsError(try Xoshiro256(state: [0, 0, 0, 0]))
+        XCTAssertThrowsError(try JSONDecoder().decode(Xoshiro256.self, from: Data(#"{"state":[1,2]}"#.utf8)))
         let d = a.nextDouble()
         XCTAssertTrue(d >= 0 && d < 1)
     }

@@ -97,6 +97,12 @@ final class PretrainCommandTests: XCTestCase {
         for f in ["config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: dir.path("killed/\(f)").path), f)
         }
+        // generation_config.json as transformers 5.x writes it: no max_length (transformers warns when
+        // generate() also gets max_new_tokens).
+        let gen = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: dir.path("killed/generation_config.json"))) as? [String: Any])
+        XCTAssertNil(gen["max_length"])
+        XCTAssertEqual(Set(gen.keys).subtracting(["bos_token_id", "eos_token_id", "pad_token_id"]),
+                       ["_from_model_config", "output_attentions", "output_hidden_states", "use_cache"])
     }
 
     func testBadInputFailsWithAClearMessageAndWritesNothing() throws {

@@ -10,7 +10,7 @@ final class PretrainerTests: XCTestCase {
 
     /// A token file of a repeating pattern with noise (learnable), plus a validation file.
     func makeData(_ dir: TestDirectory, tokens: Int = 6000, validationTokens: Int = 800) throws -> (TokenFileReader, TokenFileReader) {
-        var rng = Xoshiro256StarStar(seed: 7)
+        var rng = Xoshiro256(seed: 7)
         func seq(_ n: Int) -> [Int32] {
             (0..<n).map { i in rng.nextInt(below: 10) == 0 ? Int32(rng.nextInt(below: UInt64(Self.vocab))) : Int32((i * 7) % Self.vocab) }
         }

@@ -1,5 +1,5 @@
 """xoshiro256** seeded by SplitMix64, and Lemire's bounded integers, exactly as the Swift
-`Xoshiro256StarStar` (Sources/Training/Xoshiro256StarStar.swift), so a PyTorch script can draw the
+`Xoshiro256` (Sources/Tensors/Random.swift; formerly Training.Xoshiro256StarStar), so a PyTorch script can draw the
 same training windows. Source: Blackman and Vigna, https://prng.di.unimi.it/; D. Lemire,
 "Fast Random Integer Generation in an Interval" (2019)."""
 
