@@ -37,6 +37,8 @@ public struct RAGInjectStage: StageKind {
         ParameterSpec("top_k", .int, default: .int(3), doc: "Passages per open-book prompt, and the k of recall@k."),
         ParameterSpec("chunk_size", .int, default: .int(32), doc: "Chunk size in tokens of the model's tokenizer; top_k chunks + question + answer must fit max_position_embeddings."),
         ParameterSpec("chunk_overlap", .int, default: .int(8), doc: "Tokens shared by neighbouring chunks."),
+        ParameterSpec("chunk_at_fields", .bool, default: .bool(false),
+                      doc: "Also start a chunk (no overlap) at every unindented line, so each `Field:` of a Factbook-style document is a passage of its own."),
         ParameterSpec("mix", .map, default: .map(["retrieved": .float(0.7), "distractor_only": .float(0.15), "closed_book": .float(0.15)]),
                       doc: "RA-DIT shares of training prompts: retrieved (top k, gold swapped in), distractor_only, closed_book."),
         ParameterSpec("field_questions", .int, default: .int(0),
@@ -79,7 +81,7 @@ public struct RAGInjectStage: StageKind {
         }
         context.progress(0, "indexing the knowledge base")
         let chunker = try Chunker(
-            options: ChunkingOptions(chunkSize: chunkSize, overlap: try p.int("chunk_overlap")),
+            options: ChunkingOptions(chunkSize: chunkSize, overlap: try p.int("chunk_overlap"), atFields: try p.bool("chunk_at_fields")),
             tokenizer: RAGModel.chunkTokenizer(tokenizer))
         let index = try KnowledgeIndex.build(
             knowledgeBase: try p.path("knowledge"), chunker: chunker,
