@@ -6,7 +6,7 @@
 # set; otherwise a randomly initialised tiny Llama written by init_model.py (transformers) next to a BPE
 # tokenizer trained on the Gutenberg corpus.
 #
-# usage: [BASE=DIR] benchmarks/rag/measure.sh WORKDIR DATASET STEPS [extra rag-inject params as YAML flow entries]
+# usage: [BASE=DIR] [EVAL_FRACTION=0.2] benchmarks/rag/measure.sh WORKDIR DATASET STEPS [extra rag-inject params as YAML flow entries]
 #   e.g. benchmarks/rag/measure.sh /tmp/rag-m elements-rag 300
 #        BASE=.rlhf/artifacts/<pretrain digest> benchmarks/rag/measure.sh /tmp/rag-fb factbook1992-rag 900 \
 #          "top_k: 3, field_questions: 1500, eval_fraction: 0.3"
@@ -39,7 +39,7 @@ stages:
     kind: rag-inject
     needs: [pretrain]
     params: {knowledge: "$repo/pipelines/data/$data/kb.jsonl", train_questions: "$repo/pipelines/data/$data/qa_shared.jsonl",
-             eval_fraction: 0.2, steps: $steps ${extra:+, $extra}}
+             eval_fraction: ${EVAL_FRACTION:-0.2}, steps: $steps ${extra:+, $extra}}
 YAML
 "$rlhf" run "$work/pipeline.yaml" --workdir "$work/rlhf" --json > "$work/run.json"
 python3 - "$work/run.json" <<'PY'
