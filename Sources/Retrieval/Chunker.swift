@@ -8,18 +8,32 @@ public struct ChunkingOptions: Codable, Equatable, Sendable {
     public var chunkSize: Int
     /// Tokens of the end of a chunk repeated at the start of the next one (`0 <= overlap < chunkSize`).
     public var overlap: Int
+    /// Start a new chunk (without overlap) at every line that begins with no indentation: in documents
+    /// laid out as `Field:` lines with indented values (the Factbook) or `Field: value` lines, each field
+    /// then has chunks of its own, so a retrieved passage holds one field and its whole value.
+    public var atFields: Bool
 
     enum CodingKeys: String, CodingKey {
         case chunkSize = "chunk_size"
         case overlap = "chunk_overlap"
+        case atFields = "chunk_at_fields"
     }
 
     /// - Parameters:
     ///   - chunkSize: tokens per chunk (default 128: a passage of a few sentences, 3 of them fit a 512-token context).
     ///   - overlap: tokens shared by neighbouring chunks (default 32, a quarter of the chunk).
-    public init(chunkSize: Int = 128, overlap: Int = 32) {
+    ///   - atFields: also cut before every unindented line (see `atFields`).
+    public init(chunkSize: Int = 128, overlap: Int = 32, atFields: Bool = false) {
         self.chunkSize = chunkSize
         self.overlap = overlap
+        self.atFields = atFields
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        chunkSize = try container.decode(Int.self, forKey: .chunkSize)
+        overlap = try container.decode(Int.self, forKey: .overlap)
+        atFields = try container.decodeIfPresent(Bool.self, forKey: .atFields) ?? false
     }
 
     /// Checks the ranges.
@@ -72,7 +86,8 @@ public struct DocumentChunk: Codable, Equatable, Sendable {
 /// cost sums to at most `overlap` (always at least one piece further, so chunking ends).
 ///
 /// Example (whitespace tokenizer, chunkSize 4, overlap 2): "a b c d e f g" gives
-/// "a b c d", "c d e f", "e f g".
+/// "a b c d", "c d e f", "e f g". With `atFields`, "Type:\n    republic\nCapital:\n    Algiers" gives
+/// "Type:\n    republic", "Capital:\n    Algiers".
 public struct Chunker: Sendable {
     /// Chunk budget and overlap, in tokens.
     public let options: ChunkingOptions
@@ -105,13 +120,17 @@ public struct Chunker: Sendable {
         }
         guard !pieces.isEmpty else { return [] }
         let costs = pieces.map { max(1, tokenizer.tokenize(String(text[$0.start..<$0.end])).count) }
+        // A piece starts a field when its leading whitespace ends with a newline (an unindented line).
+        let startsField = pieces.map { piece in
+            options.atFields && piece.start < piece.wordStart && text[text.index(before: piece.wordStart)] == "\n"
+        }
 
         var chunks: [DocumentChunk] = []
         var start = 0
         while start < pieces.count {
             var end = start
             var tokens = 0
-            while end < pieces.count, end == start || tokens + costs[end] <= options.chunkSize {
+            while end < pieces.count, end == start || (tokens + costs[end] <= options.chunkSize && !startsField[end]) {
                 tokens += costs[end]
                 end += 1
             }
@@ -119,6 +138,10 @@ public struct Chunker: Sendable {
             chunks.append(DocumentChunk(
                 documentID: document.id, title: document.title, index: chunks.count, text: chunkText, tokenCount: tokens))
             if end == pieces.count { break }
+            if startsField[end] {
+                start = end
+                continue
+            }
             var next = end
             var shared = 0
             while next - 1 > start, shared + costs[next - 1] <= options.overlap {

@@ -189,21 +189,22 @@ public struct QAEvaluator: Sendable {
     /// - Parameters:
     ///   - examples: QA pairs.
     ///   - retriever: the index.
-    ///   - ks: the cut-offs, e.g. `[1, 3, 5]`.
+    ///   - ks: the cut-offs, e.g. `[1, 3, 5]`; repeated values are counted once (`[1, 1]` is `[1]`).
     /// - Returns: k -> share of questions with an answer in the top k chunks (0 for no example).
     /// - Throws: `RetrievalError.invalidParameter` for an empty `ks` or a k < 1; retriever errors.
     public static func recall(_ examples: [QAExample], retriever: any Retriever, ks: [Int]) throws -> [Int: Double] {
         guard let maxK = ks.max(), let minK = ks.min(), minK >= 1 else {
             throw RetrievalError.invalidParameter(name: "k", value: "\(ks)", expected: "one or more cut-offs >= 1")
         }
+        let cutoffs = Set(ks).sorted()
         var hits = [Int: Int]()
         for example in examples {
             let chunks = try retriever.search(example.question, topK: maxK)
             let firstHit = chunks.firstIndex { chunk in
                 example.answers.contains { SQuADMetrics.contains(passage: chunk.text, answer: $0) }
             }
-            for k in ks where firstHit.map({ $0 < k }) ?? false { hits[k, default: 0] += 1 }
+            for k in cutoffs where firstHit.map({ $0 < k }) ?? false { hits[k, default: 0] += 1 }
         }
-        return Dictionary(uniqueKeysWithValues: ks.map { ($0, examples.isEmpty ? 0 : Double(hits[$0] ?? 0) / Double(examples.count)) })
+        return Dictionary(uniqueKeysWithValues: cutoffs.map { ($0, examples.isEmpty ? 0 : Double(hits[$0] ?? 0) / Double(examples.count)) })
     }
 }

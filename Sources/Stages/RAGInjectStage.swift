@@ -19,12 +19,13 @@ import Tokenization
 ///
 /// Metrics: `loss`, `learning_rate`, `grad_norm` per step; at step 0 `eval/base_closed_book_exact_match`,
 /// `eval/base_closed_book_f1`, `eval/base_open_book_exact_match`, `eval/base_open_book_f1` (input model)
-/// and `eval/recall_at_k` (retrieval only: an answer inside one of the top_k chunks); after the last step
+/// and `eval/recall_at_k`, `eval/recall_at_1`, `eval/recall_at_3`, `eval/recall_at_5` (retrieval only: an
+/// answer inside one of the top k chunks, whatever top_k the prompts use); after the last step
 /// `eval/closed_book_exact_match`, `eval/closed_book_f1`, `eval/open_book_exact_match`,
 /// `eval/open_book_f1` (tuned model). EM and F1 are SQuAD v1.1's, in [0, 1].
 public struct RAGInjectStage: StageKind {
     public static let name = "rag-inject"
-    public static let version = "1"
+    public static let version = "2"
     public static let summary = "Index a knowledge base (FTS5/BM25) and fine-tune the model to answer from retrieved passages (RA-DIT); closed/open-book EM/F1, recall@k."
     public static let headlineMetrics = ["eval/open_book_exact_match", "eval/closed_book_exact_match", "eval/recall_at_k"]
 
@@ -36,8 +37,12 @@ public struct RAGInjectStage: StageKind {
         ParameterSpec("top_k", .int, default: .int(3), doc: "Passages per open-book prompt, and the k of recall@k."),
         ParameterSpec("chunk_size", .int, default: .int(32), doc: "Chunk size in tokens of the model's tokenizer; top_k chunks + question + answer must fit max_position_embeddings."),
         ParameterSpec("chunk_overlap", .int, default: .int(8), doc: "Tokens shared by neighbouring chunks."),
+        ParameterSpec("chunk_at_fields", .bool, default: .bool(false),
+                      doc: "Also start a chunk (no overlap) at every unindented line, so each `Field:` of a Factbook-style document is a passage of its own."),
         ParameterSpec("mix", .map, default: .map(["retrieved": .float(0.7), "distractor_only": .float(0.15), "closed_book": .float(0.15)]),
                       doc: "RA-DIT shares of training prompts: retrieved (top k, gold swapped in), distractor_only, closed_book."),
+        ParameterSpec("field_questions", .int, default: .int(0),
+                      doc: "Synthetic \"What is the <field> of <entity>?\" questions from the knowledge base's `Field: value` lines added to each epoch (retrieved passages, gold found); answers of held-out questions are excluded. 0: none."),
         ParameterSpec("steps", .int, default: .int(300), doc: "Optimizer steps."),
         ParameterSpec("batch_size", .int, default: .int(16), doc: "Sequences per step."),
         ParameterSpec("learning_rate", .float, default: .float(1e-3), doc: "Peak learning rate (cosine to 10%, warm-up warmup_steps)."),
@@ -76,7 +81,7 @@ public struct RAGInjectStage: StageKind {
         }
         context.progress(0, "indexing the knowledge base")
         let chunker = try Chunker(
-            options: ChunkingOptions(chunkSize: chunkSize, overlap: try p.int("chunk_overlap")),
+            options: ChunkingOptions(chunkSize: chunkSize, overlap: try p.int("chunk_overlap"), atFields: try p.bool("chunk_at_fields")),
             tokenizer: RAGModel.chunkTokenizer(tokenizer))
         let index = try KnowledgeIndex.build(
             knowledgeBase: try p.path("knowledge"), chunker: chunker,
@@ -91,9 +96,9 @@ public struct RAGInjectStage: StageKind {
         // Evaluation of the input model and retrieval recall.
         let maxNewTokens = try p.int("max_new_tokens")
         var report: [String: Any] = ["train_questions": train.count, "eval_questions": evalSet.count]
-        let recall = try QAEvaluator.recall(evalSet, retriever: index, ks: [1, topK])
+        let recall = try QAEvaluator.recall(evalSet, retriever: index, ks: [1, 3, 5, topK])
         context.metrics.log(step: 0, name: "eval/recall_at_k", value: recall[topK] ?? 0)
-        context.metrics.log(step: 0, name: "eval/recall_at_1", value: recall[1] ?? 0)
+        for k in [1, 3, 5] { context.metrics.log(step: 0, name: "eval/recall_at_\(k)", value: recall[k] ?? 0) }
         if try p.bool("eval_base") {
             context.progress(0.02, "evaluating the input model")
             for mode in [QAEvaluationMode.closedBook, .openBook] {
@@ -127,13 +132,33 @@ public struct RAGInjectStage: StageKind {
             maxGradNorm: try p.double("max_grad_norm"), maxLength: maxLength, seed: context.seed)
         let tuner = try RAGFineTuner(model: model, tokenizer: tokenizer, template: template, config: config, logger: logger)
         let seed = context.seed
+        let fieldQuestionCount = try p.int("field_questions")
+        guard fieldQuestionCount >= 0 else {
+            throw PipelineError.parameter(stage: context.stageName, name: "field_questions", message: "expected 0 or more, found \(fieldQuestionCount)")
+        }
+        let fieldQuestions = fieldQuestionCount == 0 ? [] : FieldQuestionGenerator.questions(
+            from: try KnowledgeBase.load(contentsOf: try p.path("knowledge")), excluding: evalAll)
+        if fieldQuestionCount > 0 {
+            logger.info("field questions", metadata: ["available": "\(fieldQuestions.count)", "per_epoch": "\(min(fieldQuestionCount, fieldQuestions.count))"])
+            report["field_questions_available"] = fieldQuestions.count
+        }
         context.progress(0.1, "fine-tuning")
         let summary = try tuner.train(
             makeEpoch: { epoch in
                 let builder = try RADITExampleBuilder(
                     retriever: index, template: template, topK: topK, mix: mix, searchDepth: max(30, topK),
                     seed: seed &+ UInt64(epoch))
-                return try builder.build(train)
+                var examples = try builder.build(train)
+                if !fieldQuestions.isEmpty {
+                    // Only passages holding the answer: a synthetic question is there to be read, not guessed.
+                    var generator = SeededGenerator(seed: seed &+ UInt64(epoch) &+ 0x4649_454C_44)
+                    let sample = Array(fieldQuestions.shuffled(using: &generator).prefix(fieldQuestionCount))
+                    let reader = try RADITExampleBuilder(
+                        retriever: index, template: template, topK: topK, mix: RAGExampleMix(retrieved: 1, distractorOnly: 0, closedBook: 0),
+                        searchDepth: max(30, topK), seed: seed &+ UInt64(epoch))
+                    examples += try reader.build(sample).filter(\.containsAnswer)
+                }
+                return examples
             },
             log: { step, values in
                 for (name, value) in values { context.metrics.log(step: step, name: name, value: value) }

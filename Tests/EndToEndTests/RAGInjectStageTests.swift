@@ -40,6 +40,8 @@ final class RAGInjectStageTests: XCTestCase {
         values["top_k"] = .int(2)
         values["max_eval_questions"] = .int(6)
         values["max_new_tokens"] = .int(3)
+        values["field_questions"] = .int(8)      // "What is the symbol of Helium?" etc. from the KB lines
+        values["chunk_at_fields"] = .bool(true)
         let metrics = MetricsRecorder(headline: RAGInjectStage.headlineMetrics)
         let context = StageContext(
             stageName: "rag", runID: 1, params: ResolvedParameters(values, stage: "rag", baseDirectory: root), seed: 5,
@@ -58,12 +60,20 @@ final class RAGInjectStageTests: XCTestCase {
         XCTAssertNil(failure)
 
         let last = metrics.last
-        for name in ["loss", "learning_rate", "grad_norm", "eval/recall_at_k", "eval/base_closed_book_exact_match",
+        for name in ["loss", "learning_rate", "grad_norm", "eval/recall_at_k", "eval/recall_at_1", "eval/recall_at_3",
+                     "eval/recall_at_5", "eval/base_closed_book_exact_match",
                      "eval/base_open_book_exact_match", "eval/base_closed_book_f1", "eval/base_open_book_f1",
                      "eval/closed_book_exact_match", "eval/open_book_exact_match", "eval/closed_book_f1", "eval/open_book_f1"] {
             XCTAssertNotNil(last[name], "missing metric \(name)")
         }
         XCTAssertGreaterThan(last["eval/recall_at_k"] ?? 0, 0.5)
+        XCTAssertLessThanOrEqual(last["eval/recall_at_1"] ?? 2, last["eval/recall_at_3"] ?? -1)
+        XCTAssertLessThanOrEqual(last["eval/recall_at_3"] ?? 2, last["eval/recall_at_5"] ?? -1)
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: output.appendingPathComponent("rag_inject.json"))) as? [String: Any]
+        XCTAssertGreaterThan(report?["field_questions_available"] as? Int ?? 0, 100)
+        // The index has a chunk per field: "Symbol: He" is a passage of its own.
+        let index = try KnowledgeIndex(contentsOf: output.appendingPathComponent("knowledge/index.sqlite"))
+        XCTAssertEqual(try index.search("Symbol He helium", topK: 1).first?.text, "Symbol: He")
         for file in ["config.json", "model.safetensors", "tokenizer.json", "knowledge/index.sqlite", "rag_inject.json"] {
             XCTAssertTrue(FileManager.default.fileExists(atPath: output.appendingPathComponent(file).path), file)
         }

@@ -24,6 +24,25 @@ final class ChunkerTests: XCTestCase {
         for chunk in result { XCTAssertTrue(text.contains(chunk.text)) }
     }
 
+    func testAtFieldsStartsAChunkAtEveryUnindentedLine() throws {
+        let text = "Type:\n    republic\nCapital:\n    Algiers\nAdministrative divisions:\n    48 provinces (wilayast,\n    singular - wilaya); Adrar, Ain Defla\nSymbol: He"
+        let chunker = try Chunker(options: ChunkingOptions(chunkSize: 4, overlap: 1, atFields: true), tokenizer: WhitespaceTokenizer())
+        let result = chunker.chunks(of: KnowledgeDocument(id: "doc", title: "Doc", text: text))
+        // Fields never share a chunk and the first chunk of a field starts at its label; a field longer than
+        // the budget is cut by tokens with the overlap (one word here) inside the field only.
+        XCTAssertEqual(result.map(\.text), [
+            "Type:\n    republic", "Capital:\n    Algiers", "Administrative divisions:\n    48 provinces",
+            "provinces (wilayast,\n    singular -", "- wilaya); Adrar, Ain", "Ain Defla", "Symbol: He",
+        ])
+        XCTAssertEqual(result.map(\.tokenCount), [2, 2, 4, 4, 4, 2, 2])
+        // Without the option the same text is cut by tokens only.
+        let plain = try chunks(text, size: 4, overlap: 1)
+        XCTAssertEqual(plain.first?.text, "Type:\n    republic\nCapital:\n    Algiers")
+        // Old encoded options (no chunk_at_fields key) decode with the option off.
+        let decoded = try JSONDecoder().decode(ChunkingOptions.self, from: Data(#"{"chunk_size": 8, "chunk_overlap": 2}"#.utf8))
+        XCTAssertEqual(decoded, ChunkingOptions(chunkSize: 8, overlap: 2, atFields: false))
+    }
+
     func testWithoutOverlapChunksPartitionTheWords() throws {
         let words = (0..<103).map { "w\($0)" }
         let result = try chunks(words.joined(separator: " "), size: 10, overlap: 0)

@@ -48,6 +48,26 @@ final class QAEvaluatorTests: XCTestCase {
         XCTAssertEqual(open.result.exactMatch, open.predictions.map(\.exactMatch).reduce(0, +) / 53, accuracy: 1e-12)
     }
 
+    func testRecallCountsRepeatedCutOffsOnce() throws {
+        // The stage asks for recall at 1, 3, 5 and top_k; with top_k 1 or 3 a cut-off repeats, which must
+        // neither crash (duplicate dictionary keys) nor change the values.
+        let index = try buildElementsIndex(self)
+        let questions = try QADataset.load(contentsOf: try Fixtures.url("elements_qa_slice", "jsonl"))
+        let distinct = try QAEvaluator.recall(questions, retriever: index, ks: [1, 3, 5])
+        let repeated = try QAEvaluator.recall(questions, retriever: index, ks: [1, 3, 5, 1, 3])
+        XCTAssertEqual(repeated, distinct)
+        XCTAssertEqual(Set(repeated.keys), [1, 3, 5])
+        // recall@k is the share of questions whose first chunk containing an answer ranks before k.
+        for k in [1, 3, 5] {
+            let expected = try questions.filter { question in
+                QAEvaluator.answerRetrieved(question, in: try index.search(question.question, topK: k))
+            }.count
+            XCTAssertEqual(repeated[k] ?? -1, Double(expected) / Double(questions.count), accuracy: 1e-12)
+        }
+        XCTAssertLessThanOrEqual(distinct[1] ?? 2, distinct[3] ?? -1)
+        XCTAssertLessThanOrEqual(distinct[3] ?? 2, distinct[5] ?? -1)
+    }
+
     func testScoresCountExactlyTheRightAnswers() throws {
         let questions = (0..<10).map { QAExample(id: "q\($0)", question: "Question \($0)?", answers: ["The answer \($0)"]) }
         let evaluator = try QAEvaluator(retriever: nil, batchSize: 4)
