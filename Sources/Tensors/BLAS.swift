@@ -1,4 +1,4 @@
-// OpenBLAS controls and the sgemm wrapper every projection goes through.
+// OpenBLAS controls and the sgemm wrapper every matrix product goes through.
 
 import CBLAS
 
@@ -6,14 +6,15 @@ import CBLAS
 
 /// Process-wide BLAS settings.
 public enum BLAS {
-    /// Sets the number of OpenBLAS threads (process-wide side effect; affects every later sgemm).
+    /// Sets the compute thread count (`ComputeThreads.set`; process-wide side effect): every later
+    /// sgemm is partitioned over up to `count` of our threads, each calling OpenBLAS single-threaded, and
+    /// the elementwise kernels use the same threads. Kept under this name for the callers that predate
+    /// `ComputeThreads`.
     /// - Parameter count: threads, >= 1.
-    public static func setThreads(_ count: Int) {
-        openblas_set_num_threads(Int32(max(1, count)))
-    }
+    public static func setThreads(_ count: Int) { ComputeThreads.set(count) }
 
-    /// The number of threads OpenBLAS uses for the next call.
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    /// The compute thread count (`ComputeThreads.count`).
+    public static var threads: Int { ComputeThreads.count }
 
     /// OpenBLAS's build configuration (`openblas_get_config()`, e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH ...").
     public static var configuration: String { String(cString: openblas_get_config()) }
@@ -22,16 +23,60 @@ public enum BLAS {
     public static var coreName: String { String(cString: openblas_get_corename()) }
 }
 
+// MARK: - sgemm
+
+/// Smallest product (M·N·K multiply-adds) worth splitting over threads (~20 µs of one core).
+let parallelSgemmMinimum = 1 << 21
+
+/// Rows (or columns) per thread are rounded up to a multiple of this (OpenBLAS's register tiles).
+let sgemmSplitAlignment = 16
+
 /// `C[M, N] = alpha * op(A) * op(B) + beta * C`, row-major, through `cblas_sgemm`.
+///
+/// Threading: a product of at least `parallelSgemmMinimum` multiply-adds, called outside a parallel
+/// region, is split over `kernelThreads()` threads along the larger of M and N (contiguous blocks, a
+/// multiple of 16 rows or columns each); each block is one single-threaded `cblas_sgemm`. Every element of C
+/// is then computed by one call over the whole K, so the split changes no sum over K; the result is
+/// bit-reproducible at a fixed thread count.
 /// - Parameters:
 ///   - transA, transB: whether `A` (stored `[K, M]` when transposed, else `[M, K]`) and `B`
 ///     (stored `[N, K]` when transposed, else `[K, N]`) are transposed.
 ///   - lda, ldb, ldc: row strides in elements (allow strided sub-matrices, e.g. one attention head).
-@inline(__always)
 public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
                   a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                   beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     if m == 0 || n == 0 { return }
+    let threads = kernelThreads()
+    let splitRows = m >= n
+    let dim = splitRows ? m : n
+    let parts = threads > 1 && m * n * max(1, k) >= parallelSgemmMinimum ? min(threads, dim / (2 * sgemmSplitAlignment)) : 1
+    if parts <= 1 {
+        serialSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                    beta: beta, c: c, ldc: ldc)
+        return
+    }
+    var chunk = (dim + parts - 1) / parts
+    chunk = (chunk + sgemmSplitAlignment - 1) / sgemmSplitAlignment * sgemmSplitAlignment
+    runParallelRegion(parts) { w in
+        let lo = w * chunk, hi = min(dim, lo + chunk)
+        guard lo < hi else { return }
+        if splitRows {
+            // Rows lo..<hi of C and of op(A).
+            serialSgemm(transA: transA, transB: transB, m: hi - lo, n: n, k: k, alpha: alpha,
+                        a: transA ? a + lo : a + lo * lda, lda: lda, b: b, ldb: ldb, beta: beta, c: c + lo * ldc, ldc: ldc)
+        } else {
+            // Columns lo..<hi of C and of op(B).
+            serialSgemm(transA: transA, transB: transB, m: m, n: hi - lo, k: k, alpha: alpha, a: a, lda: lda,
+                        b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
+        }
+    }
+}
+
+/// One `cblas_sgemm` call on the current thread (OpenBLAS is kept at one thread by `ComputeThreads`).
+@inline(__always)
+func serialSgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+                 a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+                 beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                 blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
                 beta, c, blasint(ldc))
