@@ -30,7 +30,7 @@ struct TrainStepBenchmark: ParsableCommand {
     @Option(help: "vocab_size (V).") var vocab: Int = 2048
     @Option(help: "Sequences per batch (B).") var batch: Int = 8
     @Option(help: "Tokens per sequence (T).") var seq: Int = 256
-    @Option(help: "OpenBLAS threads (set once, before the first step).") var threads: Int = 2
+    @Option(help: "Compute threads (BLAS.setThreads: our workers, each sgemm block single-threaded OpenBLAS).") var threads: Int = 2
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
     @Option(help: "Timed steps.") var steps: Int = 10
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 0

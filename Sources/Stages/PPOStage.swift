@@ -60,6 +60,7 @@ public struct PPOStage: StageKind {
     }
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         if p["lora"] != nil && p["lora"] != .null {
             throw TrainerError.unsupported("lora in the ppo stage needs LoRA adapters (branch h/gen); remove `lora:` to train all weights")

@@ -25,7 +25,9 @@ public enum BLAS {
 
 // MARK: - sgemm
 
-/// Smallest product (M·N·K multiply-adds) worth splitting over threads (~20 µs of one core).
+/// Smallest share of a split product per thread, in multiply-adds (about 45 µs of one core). Also keeps
+/// every split call far above OpenBLAS's small-matrix path (taken below 100³ multiply-adds), so a split
+/// call and the unsplit one run the same kernels.
 let parallelSgemmMinimum = 1 << 21
 
 /// Rows (or columns) per thread are rounded up to a multiple of this (OpenBLAS's register tiles).
@@ -33,11 +35,12 @@ let sgemmSplitAlignment = 16
 
 /// `C[M, N] = alpha * op(A) * op(B) + beta * C`, row-major, through `cblas_sgemm`.
 ///
-/// Threading: a product of at least `parallelSgemmMinimum` multiply-adds, called outside a parallel
-/// region, is split over `kernelThreads()` threads along the larger of M and N (contiguous blocks, a
-/// multiple of 16 rows or columns each); each block is one single-threaded `cblas_sgemm`. Every element of C
-/// is then computed by one call over the whole K, so the split changes no sum over K; the result is
-/// bit-reproducible at a fixed thread count.
+/// Threading: called outside a parallel region, a product of at least 2 × `parallelSgemmMinimum`
+/// multiply-adds is split over up to `kernelThreads()` threads along the larger of M and N (contiguous
+/// blocks, a multiple of 16 rows or columns each, at least `parallelSgemmMinimum` multiply-adds each); each
+/// block is one single-threaded `cblas_sgemm`. Every element of C is still computed by one call over the
+/// whole K with the same K blocking, so the split changes no sum: with OpenBLAS 0.3.21 the result is
+/// bit-identical at any thread count (`ThreadCountInvarianceTests` checks it).
 /// - Parameters:
 ///   - transA, transB: whether `A` (stored `[K, M]` when transposed, else `[M, K]`) and `B`
 ///     (stored `[N, K]` when transposed, else `[K, N]`) are transposed.
@@ -49,7 +52,7 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     let threads = kernelThreads()
     let splitRows = m >= n
     let dim = splitRows ? m : n
-    let parts = threads > 1 && m * n * max(1, k) >= parallelSgemmMinimum ? min(threads, dim / (2 * sgemmSplitAlignment)) : 1
+    let parts = threads > 1 ? min(threads, dim / (2 * sgemmSplitAlignment), m * n * k / parallelSgemmMinimum) : 1
     if parts <= 1 {
         serialSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                     beta: beta, c: c, ldc: ldc)
