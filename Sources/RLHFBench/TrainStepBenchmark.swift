@@ -82,7 +82,9 @@ struct TrainStepBenchmark: ParsableCommand {
 
         var fwd: [Double] = [], bwd: [Double] = [], opt: [Double] = [], total: [Double] = []
         var loss: Float = 0
+        var mainCPU = 0.0
         for i in 0..<(warmup + steps) {
+            if i == warmup { RegionProfile.reset(); mainCPU = RegionProfile.threadCPUSeconds() }
             let t0 = monotonicSeconds()
             model.zeroGradients()
             loss = model.loss(input: input, labels: tokens)
@@ -97,6 +99,16 @@ struct TrainStepBenchmark: ParsableCommand {
             }
         }
 
+        if RegionProfile.enabled {
+            // Idle-machine estimate from thread CPU clocks: the caller's CPU outside regions + per region
+            // the slowest worker.
+            let p = RegionProfile.snapshot()
+            let main = RegionProfile.threadCPUSeconds() - mainCPU
+            let serial = main - p.caller
+            print(String(format: "  profile per step: %.0f regions; serial %.1f ms, regions critical path %.1f ms (work %.1f ms) -> idle estimate %.1f ms",
+                         Double(p.regions) / Double(steps), serial / Double(steps) * 1e3, p.critical / Double(steps) * 1e3,
+                         p.work / Double(steps) * 1e3, (serial + p.critical) / Double(steps) * 1e3))
+        }
         let c = hidden, f = intermediate, d = hidden / heads
         let perLayer = c * heads * d + 2 * c * kvHeads * d + heads * d * c + 3 * c * f
         let matmulParams = layers * perLayer + vocab * c

@@ -65,11 +65,68 @@ public func kernelThreads() -> Int {
 ///   - workers: > 1 (use a plain call for one).
 ///   - body: must only write memory that worker `w` owns.
 public func runParallelRegion(_ workers: Int, _ body: (Int) -> Void) {
+    if RegionProfile.enabled { return RegionProfile.run(workers, body) }
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         let previous = pthread_getspecific(regionKey)
         pthread_setspecific(regionKey, regionMarker)
         body(w)
         pthread_setspecific(regionKey, previous)
+    }
+}
+
+// MARK: - Profile
+
+/// Diagnostic (environment `RLHF_PROFILE_REGIONS=1`): per-thread CPU time inside parallel regions, to
+/// estimate the step time on an idle machine from a loaded one: the caller's CPU time outside regions
+/// plus, per region, the slowest worker's CPU time (thread CPU clocks do not count time spent preempted).
+public enum RegionProfile {
+    /// Whether regions are profiled (read once from `RLHF_PROFILE_REGIONS`).
+    public static let enabled = ProcessInfo.processInfo.environment["RLHF_PROFILE_REGIONS"] == "1"
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var criticalSeconds = 0.0
+    nonisolated(unsafe) private static var callerSeconds = 0.0
+    nonisolated(unsafe) private static var workSeconds = 0.0
+    nonisolated(unsafe) private static var regions = 0
+
+    /// CPU seconds of the calling thread (`CLOCK_THREAD_CPUTIME_ID`).
+    public static func threadCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Clears the counters.
+    public static func reset() {
+        lock.withLock { criticalSeconds = 0; callerSeconds = 0; workSeconds = 0; regions = 0 }
+    }
+
+    /// `(regions, sum over regions of the slowest worker's CPU s, the calling thread's CPU s inside
+    /// regions, all workers' CPU s inside regions)` since `reset()`.
+    public static func snapshot() -> (regions: Int, critical: Double, caller: Double, work: Double) {
+        lock.withLock { (regions, criticalSeconds, callerSeconds, workSeconds) }
+    }
+
+    static func run(_ workers: Int, _ body: (Int) -> Void) {
+        let callerStart = threadCPUSeconds()
+        var times = [Double](repeating: 0, count: workers)
+        times.withUnsafeMutableBufferPointer { tp in
+            let t = tp.baseAddress!
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let previous = pthread_getspecific(regionKey)
+                pthread_setspecific(regionKey, regionMarker)
+                let start = threadCPUSeconds()
+                body(w)
+                t[w] = threadCPUSeconds() - start
+                pthread_setspecific(regionKey, previous)
+            }
+        }
+        let caller = threadCPUSeconds() - callerStart
+        lock.withLock {
+            regions += 1
+            criticalSeconds += times.max() ?? 0
+            callerSeconds += caller
+            workSeconds += times.reduce(0, +)
+        }
     }
 }
 
