@@ -152,6 +152,19 @@ public func parallelRanges(_ count: Int, minPerThread: Int, _ body: (Range<Int>)
     }
 }
 
+/// Runs `body(w, W)` for every worker `w` in `0..<W`, W = min(`kernelThreads()`, work / minPerThread)
+/// (at least 1), in one region; the body picks its own share (e.g. the w-th part of every tensor of a
+/// list, so a whole optimiser step is one region instead of one per tensor).
+/// - Parameters:
+///   - work: total items, to size W.
+///   - minPerThread: the smallest share worth a thread (items).
+///   - body: `(w, W)`; must only write what share w owns.
+public func parallelShares(work: Int, minPerThread: Int, _ body: (Int, Int) -> Void) {
+    let workers = min(kernelThreads(), work / max(1, minPerThread))
+    if workers <= 1 { body(0, 1); return }
+    runParallelRegion(workers) { w in body(w, workers) }
+}
+
 /// Runs `body(worker, item)` for every item in `0..<items`, worker `w` taking items `w, w+W, ...`
 /// (W = min(`kernelThreads()`, items)). Kernels called inside (e.g. sgemm) run serially in their worker.
 /// Used where many small independent sgemm calls (one per attention head) beat one threaded call each.

@@ -104,16 +104,20 @@ public final class AdamW {
         let decay = Float(1 - Double(h.lr) * Double(h.weightDecay))
         let b1 = h.beta1, oneMinusB1 = Float(1 - Double(h.beta1)), b2 = h.beta2, oneMinusB2 = Float(1 - Double(h.beta2))
         let denomScale = Float(bc2Sqrt), eps = h.eps
-        for (i, p) in parameters.enumerated() {
-            let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
-            let n = p.count
-            let decays = p.weightDecay && h.weightDecay != 0
-            let lerpLow = oneMinusB1 < 0.5
-            // Elementwise and independent: split over the compute threads, 16 lanes at a time; each lane
-            // does exactly the scalar tail's operations in the same order (bit-identical to it).
-            parallelRanges(n, minPerThread: 32_768) { r in
-                var j = r.lowerBound
-                while j + 16 <= r.upperBound {
+        let lerpLow = oneMinusB1 < 0.5
+        let tensors = parameters.enumerated().map { i, p in
+            (w: p.value.data, g: UnsafePointer(p.grad.data), m: expAvg[i].data, v: expAvgSq[i].data, n: p.count,
+             decays: p.weightDecay && h.weightDecay != 0)
+        }
+        // Elementwise and independent: one region over the compute threads, worker `s` updating the s-th
+        // share of every parameter, 16 lanes at a time; each lane does exactly the scalar tail's
+        // operations in the same order (bit-identical to it, so the split never changes a result).
+        parallelShares(work: tensors.reduce(0) { $0 + $1.n }, minPerThread: 32_768) { share, shares in
+            for (w, g, m, v, n, decays) in tensors {
+                let size = (n + shares - 1) / shares
+                let lo = min(n, share * size), hi = min(n, lo + size)
+                var j = lo
+                while j + 16 <= hi {
                     let gj: SIMD16<Float> = loadLanes(g + j)
                     var mj: SIMD16<Float> = loadLanes(m + j)
                     var vj: SIMD16<Float> = loadLanes(v + j)
@@ -130,7 +134,7 @@ public final class AdamW {
                     storeLanes(mj, m + j); storeLanes(vj, v + j); storeLanes(wj, w + j)
                     j += 16
                 }
-                while j < r.upperBound {
+                while j < hi {
                     if decays { w[j] *= decay }
                     let gj = g[j]
                     // torch lerp_(g, 1 - β1) with weight < 0.5: m + w·(g - m)

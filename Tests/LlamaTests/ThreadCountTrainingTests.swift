@@ -1,5 +1,5 @@
 // A few training steps of a model large enough for every threaded path (split sgemm, attention items,
-// row and element splits) give bit-identical weights at 1, 2 and 3 threads.
+// row and element splits) give bit-identical weights at 1, 2, 3 and 4 threads.
 
 import Foundation
 import Llama
@@ -41,7 +41,7 @@ final class ThreadCountTrainingTests: XCTestCase {
 
     func testTrainingIsBitIdenticalAtAnyThreadCount() throws {
         let one = try train(threads: 1)
-        for threads in [2, 3] {
+        for threads in [2, 3, 4] {
             let other = try train(threads: threads)
             XCTAssertTrue(one == other, "weights after 2 steps at \(threads) threads differ from 1 thread")
         }
