@@ -54,8 +54,16 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
     let dim = splitRows ? m : n
     let parts = threads > 1 ? min(threads, dim / (2 * sgemmSplitAlignment), m * n * k / parallelSgemmMinimum) : 1
     if parts <= 1 {
-        serialSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
-                    beta: beta, c: c, ldc: ldc)
+        if threads > 1 && m * n * k >= openBLASThreadedMinimum && openBLASSplitsExactly(m, n, k) {
+            // Mid-size (decoding a batch): OpenBLAS's own threads, whose wake-up is cheaper than a region's.
+            withOpenBLASThreads(threads) {
+                serialSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                            beta: beta, c: c, ldc: ldc)
+            }
+        } else {
+            serialSgemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c, ldc: ldc)
+        }
         return
     }
     var chunk = (dim + parts - 1) / parts
@@ -73,6 +81,42 @@ public func sgemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Flo
                         b: transB ? b + lo * ldb : b + lo, ldb: ldb, beta: beta, c: c + lo, ldc: ldc)
         }
     }
+}
+
+/// `y[M] = A[M, N] · x[N]` (row-major A, `lda` its row stride; beta 0), through `cblas_sgemv`: one token
+/// of decoding. Outside a parallel region, with more than one compute thread and M, N multiples of 16,
+/// OpenBLAS runs it on its own threads (their wake-up costs less than the product; a region's costs
+/// more); otherwise it runs on the calling thread. Either way the bits do not depend on the thread count.
+/// - Parameters:
+///   - y: `[M]`, written; a: `[M, N]`; x: `[N]`.
+public func sgemv(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+    if m == 0 { return }
+    let threads = kernelThreads()
+    let call = {
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), 1, a, blasint(lda), x, 1, 0, y, 1)
+    }
+    if threads > 1 && openBLASSplitsExactly(m, n, 16) { withOpenBLASThreads(threads, call) } else { call() }
+}
+
+/// Whether OpenBLAS's own threading gives the one-thread bits for these sizes: all multiples of 16 (its
+/// kernels' tiles; checked by `ThreadCountInvarianceTests`; a 333 × 77 sgemv differs in the last bit).
+@inline(__always)
+func openBLASSplitsExactly(_ m: Int, _ n: Int, _ k: Int) -> Bool {
+    (m | n | k) & 15 == 0
+}
+
+/// Below this many multiply-adds an unsplit sgemm stays on one thread (OpenBLAS's own threshold,
+/// `SMP_THRESHOLD_MIN · GEMM_MULTITHREAD_THRESHOLD`).
+let openBLASThreadedMinimum = 65_536 * 4
+
+/// Runs `body` with OpenBLAS allowed `threads` threads, then back to one (our default: see
+/// `ComputeThreads`). Its idle threads spin for a while after a threaded call, so this is only for the
+/// small products of decoding, where no long parallel region follows.
+@inline(__always)
+func withOpenBLASThreads(_ threads: Int, _ body: () -> Void) {
+    openblas_set_num_threads(Int32(threads))
+    body()
+    openblas_set_num_threads(1)
 }
 
 /// One `cblas_sgemm` call on the current thread (OpenBLAS is kept at one thread by `ComputeThreads`).

@@ -15,9 +15,10 @@ final class ThreadCountInvarianceTests: XCTestCase {
     func testSplitSgemmIsBitIdenticalToOneCall() {
         var rng = Xoshiro256(seed: 5)
         // (m, n, k): split along M (m >= n) and along N, each above the split threshold.
-        let shapes = [(1000, 333, 77), (200, 1030, 61), (2048, 256, 256), (688, 256, 300)]
+        // The last two are mid-size (a decoding batch): OpenBLAS's own threads run them.
+        let shapes = [(1000, 333, 77), (200, 1030, 61), (2048, 256, 256), (688, 256, 300), (16, 688, 256), (16, 256, 256)]
         for (m, n, k) in shapes {
-            XCTAssertGreaterThanOrEqual(m * n * k, 2 * parallelSgemmMinimum, "shape must be large enough to split")
+            XCTAssertGreaterThanOrEqual(m * n * k, openBLASThreadedMinimum, "shape must be large enough to thread")
             for transA in [false, true] {
                 for transB in [false, true] {
                     for beta: Float in [0, 1] {
@@ -42,6 +43,27 @@ final class ThreadCountInvarianceTests: XCTestCase {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// The decoding matrix-vector product at 2 and 4 threads equals the one-thread product bit for bit.
+    func testThreadedSgemvIsBitIdenticalToOneThread() {
+        var rng = Xoshiro256(seed: 6)
+        for (m, n) in [(4096, 256), (688, 256), (256, 688), (333, 77)] {
+            let lda = n + 3
+            let a = (0..<(m * lda)).map { _ in Float(rng.nextNormal()) }
+            let x = (0..<n).map { _ in Float(rng.nextNormal()) }
+            func product(threads: Int) -> [Float] {
+                BLAS.setThreads(threads)
+                var y = [Float](repeating: .nan, count: m)
+                y.withUnsafeMutableBufferPointer { sgemv(m: m, n: n, a: a, lda: lda, x: x, y: $0.baseAddress!) }
+                return y
+            }
+            let one = product(threads: 1)
+            XCTAssertFalse(one.contains { $0.isNaN }, "every output written")
+            for t in [2, 4] {
+                XCTAssertTrue(one.elementsEqual(product(threads: t)) { $0.bitPattern == $1.bitPattern }, "m \(m) n \(n): \(t) threads differ")
             }
         }
     }
