@@ -49,6 +49,7 @@ final class ModelActivations {
     let scratch: Tensor                              // [N, C] and [T, T]
     let attScratch: Tensor                           // [T, T]
     lazy var dLogits = Tensor(shape: logits.shape)   // [N, V], only for backwardLoss
+    lazy var logSumExp = Tensor(shape: [batch * seqLen])  // [N] softmax normalisers of loss(), for backwardLoss
 
     init(b: Int, t: Int, config cfg: LlamaConfig) {
         let n = b * t, c = cfg.hiddenSize, f = cfg.intermediateSize

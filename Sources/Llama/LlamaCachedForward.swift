@@ -137,8 +137,7 @@ extension LlamaModel {
 func matmulTransposed(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                       rows: Int, inFeatures: Int, outFeatures: Int) {
     if rows == 1 {
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(outFeatures), blasint(inFeatures), 1, weight, blasint(inFeatures),
-                    inp, 1, 0, out, 1)
+        sgemv(m: outFeatures, n: inFeatures, a: weight, lda: inFeatures, x: inp, y: out)
     } else {
         linearForward(out: out, inp: inp, weight: weight, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures)
     }

@@ -248,9 +248,10 @@ public final class LlamaModel {
         var targets = [Int32](repeating: ignoreIndex, count: b * t)
         for bi in 0..<b { for ti in 0..<(t - 1) { targets[bi * t + ti] = labels[bi * t + ti + 1] } }
         var losses = [Float](repeating: 0, count: b * t)
+        let lse = acts!.logSumExp
         let (l, count) = targets.withUnsafeBufferPointer { tp in
             losses.withUnsafeMutableBufferPointer { lp in
-                crossEntropyForward(losses: lp.baseAddress!, logits: out.logits!.data, targets: tp.baseAddress!,
+                crossEntropyForward(losses: lp.baseAddress!, logSumExp: lse.data, logits: out.logits!.data, targets: tp.baseAddress!,
                                     rows: b * t, vocab: config.vocabSize)
             }
         }
@@ -268,7 +269,7 @@ public final class LlamaModel {
         dLogits.zero()
         lossTargets.withUnsafeBufferPointer {
             crossEntropyBackward(dlogits: dLogits.data, logits: a.logits.data, targets: $0.baseAddress!,
-                                 rows: n, vocab: config.vocabSize, dloss: scale, count: lossCount)
+                                 rows: n, vocab: config.vocabSize, dloss: scale, count: lossCount, logSumExp: a.logSumExp.data)
         }
         backward(dLogits: UnsafePointer(dLogits.data), dHidden: nil)
     }

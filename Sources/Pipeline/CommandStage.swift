@@ -40,6 +40,7 @@ public struct CommandStage: StageKind {
         env["RLHF_SEED"] = String(context.seed)
         env["RLHF_STAGE"] = context.stageName
         env["RLHF_PIPELINE_DIR"] = context.pipelineDirectory.path
+        env["RLHF_NUM_THREADS"] = String(context.threads)  // `rlhf run --threads` (the stage's `env` may override it)
         for (name, url) in context.inputs { env[CommandStage.inputVariable(name)] = url.path }
         for (k, v) in try context.params.map("env") {
             if case .string(let s) = v { env[k] = s } else { env[k] = v.canonicalJSON }

@@ -19,6 +19,8 @@ public final class PipelineRunner: @unchecked Sendable {
     public let cancellation = CancellationFlag()
     /// Results and resolved inputs of this run's stages, for each stage's `StageContext.lineage`.
     let book = LineageBook()
+    /// `RunOptions.threads` of the current run (each `StageContext.threads`; not in any cache key).
+    private var threads = StageContext.defaultThreads
 
     /// - Parameters:
     ///   - pipeline: the validated pipeline.
@@ -38,6 +40,7 @@ public final class PipelineRunner: @unchecked Sendable {
     /// - Throws: `PipelineError.database` when the store fails; `PipelineError.notFound` for an unknown
     ///   stage in `force`, `until` or `only`.
     public func run(_ options: RunOptions) async throws -> RunSummary {
+        threads = options.threads
         for name in options.force.sorted() + options.until + options.only where pipeline.stage(name) == nil {
             throw PipelineError.notFound(what: "stage '\(name)'",
                                          fix: "use one of: \(pipeline.stages.map(\.name).joined(separator: ", "))")
@@ -202,7 +205,7 @@ public final class PipelineRunner: @unchecked Sendable {
         let ctx = StageContext(stageName: stage.name, runID: runID, params: stage.params, seed: stage.seed,
                                pipelineDirectory: pipeline.spec.directory, inputs: inputURLs, outputDirectory: staging,
                                checkpointDirectory: staging, snapshotDirectory: staging, logFile: logFile, logger: logger,
-                               metrics: MetricsRecorder(), cancellation: cancellation)
+                               metrics: MetricsRecorder(), cancellation: cancellation, threads: threads)
         var resolved = try await stage.kind.init().resolveInputs(ctx)
         for (name, url) in stage.pathInputs {
             resolved.append(ResolvedInput(name: name, digest: try ContentDigest.of(url)))
@@ -282,7 +285,7 @@ public final class PipelineRunner: @unchecked Sendable {
                                snapshotDirectory: snapshot.map { store.artifactURL($0.digest) },
                                logFile: logFile, logger: logger, metrics: metrics,
                                progress: { events(.progress($0)) }, cancellation: cancellation,
-                               lineage: book.lineage(of: stage, in: pipeline))
+                               lineage: book.lineage(of: stage, in: pipeline), threads: threads)
         let flusher = Task.detached { [store] in
             while !Task.isCancelled {
                 try? await Task.sleep(nanoseconds: 2_000_000_000)

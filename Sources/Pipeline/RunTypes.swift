@@ -14,9 +14,14 @@ public struct RunOptions: Sendable {
     public var only: [String] = []
     /// Print what would run and what is cached; run nothing.
     public var dryRun: Bool = false
+    /// Compute threads of the numeric stages (`StageContext.threads`): an execution setting, never part of
+    /// a cache key.
+    public var threads: Int = StageContext.defaultThreads
 
-    public init(jobs: Int = 1, force: Set<String> = [], until: [String] = [], only: [String] = [], dryRun: Bool = false) {
+    public init(jobs: Int = 1, force: Set<String> = [], until: [String] = [], only: [String] = [], dryRun: Bool = false,
+                threads: Int = StageContext.defaultThreads) {
         self.jobs = jobs
+        self.threads = max(1, threads)
         self.force = force
         self.until = until
         self.only = only

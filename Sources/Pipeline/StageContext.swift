@@ -33,6 +33,11 @@ public final class StageContext: @unchecked Sendable {
     /// The pipeline and every stage upstream of this one (parameters, artifacts, data digests, metrics),
     /// read-only; `StageLineage.empty` outside the orchestrator.
     public let lineage: StageLineage
+    /// Compute threads the stage's numeric work may use (`rlhf run --threads`; stages that train or
+    /// generate pass it to `BLAS.setThreads`, command stages export it as `RLHF_NUM_THREADS`). An
+    /// execution setting: it is not part of the cache key, and the numeric kernels give bit-identical
+    /// results at any thread count, so the artifacts do not depend on it either.
+    public let threads: Int
     private let progressHandler: @Sendable (StageProgress) -> Void
     private let cancelled: CancellationFlag
 
@@ -41,7 +46,8 @@ public final class StageContext: @unchecked Sendable {
                 inputs: [String: URL], outputDirectory: URL, checkpointDirectory: URL, snapshotDirectory: URL?,
                 logFile: URL, logger: Logger, metrics: MetricsRecorder,
                 progress: @escaping @Sendable (StageProgress) -> Void = { _ in },
-                cancellation: CancellationFlag = CancellationFlag(), lineage: StageLineage = .empty) {
+                cancellation: CancellationFlag = CancellationFlag(), lineage: StageLineage = .empty,
+                threads: Int = StageContext.defaultThreads) {
         self.stageName = stageName
         self.runID = runID
         self.params = params
@@ -57,7 +63,17 @@ public final class StageContext: @unchecked Sendable {
         self.progressHandler = progress
         self.cancelled = cancellation
         self.lineage = lineage
+        self.threads = max(1, threads)
     }
+
+    /// The default thread count: `RLHF_NUM_THREADS` when it is a positive integer, otherwise the number of
+    /// active processors (the same rule as `ComputeThreads.defaultCount` in Tensors).
+    public static let defaultThreads: Int = {
+        if let s = ProcessInfo.processInfo.environment["RLHF_NUM_THREADS"], let n = Int(s.trimmingCharacters(in: .whitespaces)), n > 0 {
+            return n
+        }
+        return max(1, ProcessInfo.processInfo.activeProcessorCount)
+    }()
 
     /// The artifact directory of the `needs` stage `name`.
     /// - Throws: `PipelineError.missingInput` when `name` is not in the stage's `needs`.

@@ -30,7 +30,7 @@ struct TrainStepBenchmark: ParsableCommand {
     @Option(help: "vocab_size (V).") var vocab: Int = 2048
     @Option(help: "Sequences per batch (B).") var batch: Int = 8
     @Option(help: "Tokens per sequence (T).") var seq: Int = 256
-    @Option(help: "OpenBLAS threads (set once, before the first step).") var threads: Int = 2
+    @Option(help: "Compute threads (BLAS.setThreads: our workers, each sgemm block single-threaded OpenBLAS).") var threads: Int = 2
     @Option(help: "Untimed warm-up steps.") var warmup: Int = 3
     @Option(help: "Timed steps.") var steps: Int = 10
     @Option(help: "Seed of the weights and tokens.") var seed: UInt64 = 0
@@ -82,7 +82,9 @@ struct TrainStepBenchmark: ParsableCommand {
 
         var fwd: [Double] = [], bwd: [Double] = [], opt: [Double] = [], total: [Double] = []
         var loss: Float = 0
+        var mainCPU = 0.0
         for i in 0..<(warmup + steps) {
+            if i == warmup { RegionProfile.reset(); mainCPU = RegionProfile.threadCPUSeconds() }
             let t0 = monotonicSeconds()
             model.zeroGradients()
             loss = model.loss(input: input, labels: tokens)
@@ -97,6 +99,16 @@ struct TrainStepBenchmark: ParsableCommand {
             }
         }
 
+        if RegionProfile.enabled {
+            // Idle-machine estimate from thread CPU clocks: the caller's CPU outside regions + per region
+            // the slowest worker.
+            let p = RegionProfile.snapshot()
+            let main = RegionProfile.threadCPUSeconds() - mainCPU
+            let serial = main - p.caller
+            print(String(format: "  profile per step: %.0f regions; serial %.1f ms, regions critical path %.1f ms (work %.1f ms) -> idle estimate %.1f ms",
+                         Double(p.regions) / Double(steps), serial / Double(steps) * 1e3, p.critical / Double(steps) * 1e3,
+                         p.work / Double(steps) * 1e3, (serial + p.critical) / Double(steps) * 1e3))
+        }
         let c = hidden, f = intermediate, d = hidden / heads
         let perLayer = c * heads * d + 2 * c * kvHeads * d + heads * d * c + 3 * c * f
         let matmulParams = layers * perLayer + vocab * c

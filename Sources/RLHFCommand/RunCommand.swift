@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Pipeline
+import Tensors
 
 /// `rlhf run PIPELINE.yaml`: runs the stages whose inputs changed; serves the rest from the cache.
 struct RunCommand: AsyncParsableCommand {
@@ -22,6 +23,11 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Stages run concurrently at most.")
     var jobs: Int = 1
+
+    @Option(name: .long, help: ArgumentHelp(
+        "Compute threads of the stages that train or generate (default: $RLHF_NUM_THREADS, else the number of cores). Not part of any cache key: results are identical at any count.",
+        valueName: "N"))
+    var threads: Int?
 
     @Option(name: .long, help: ArgumentHelp("Re-run STAGE even when cached (repeatable).", valueName: "STAGE"))
     var force: [String] = []
@@ -44,6 +50,7 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         if pipeline == nil && !listKinds { throw ValidationError("give the pipeline file, e.g. `rlhf run pipelines/quickstart.yaml`") }
         if jobs < 1 { throw ValidationError("--jobs must be at least 1") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
     }
 
     func run() async throws {
@@ -69,7 +76,9 @@ struct RunCommand: AsyncParsableCommand {
         logger.logLevel = verbose ? .info : .warning
         let terminal = TerminalProgress(json: options.json)
         let runner = PipelineRunner(pipeline: validated, store: store, logger: logger) { terminal.handle($0) }
-        let opts = RunOptions(jobs: jobs, force: Set(force), until: until, only: only, dryRun: dryRun)
+        let opts = RunOptions(jobs: jobs, force: Set(force), until: until, only: only, dryRun: dryRun,
+                              threads: threads ?? StageContext.defaultThreads)
+        BLAS.setThreads(opts.threads)
 
         // Ctrl-C: cancel running stages (commands get SIGTERM), record them, exit non-zero.
         signal(SIGINT, SIG_IGN)

@@ -42,6 +42,7 @@ public struct DPOStage: StageKind {
     }
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let snapshot = try ComparisonSnapshotInput.read(context)
         let dir = try ModelInputs.pick(context, param: "model", rewardModel: false)

@@ -70,6 +70,7 @@ public struct PPOStage: StageKind {
     }
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let lora = try Self.loraConfig(context)
         let merge = try p.bool("merge")

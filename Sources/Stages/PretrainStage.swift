@@ -56,6 +56,7 @@ public struct PretrainStage: StageKind {
     public init() {}
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let tokenizerDirectory = try Self.tokenizerInput(context)
         let tokenizer = try BPETokenizer(directory: tokenizerDirectory)

@@ -57,6 +57,7 @@ public struct RAGInjectStage: StageKind {
     public init() {}
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let logger = context.logger
         let modelDirectory = try Self.modelInput(context)

@@ -47,6 +47,7 @@ public struct RewardModelStage: StageKind {
     }
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let snapshot = try ComparisonSnapshotInput.read(context)
         let baseDir = try ModelInputs.pick(context, param: "model", rewardModel: false)

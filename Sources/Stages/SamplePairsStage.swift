@@ -47,6 +47,7 @@ public struct SamplePairsStage: StageKind {
     public init() {}
 
     public func run(_ context: StageContext) async throws {
+        context.applyComputeThreads()
         let p = context.params
         let stage = context.stageName
         func bad(_ name: String, _ message: String) -> PipelineError { .parameter(stage: stage, name: name, message: message) }

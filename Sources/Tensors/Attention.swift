@@ -1,8 +1,8 @@
 // Causal scaled dot-product attention with grouped-query heads and a key padding mask. Per (batch, head)
 // the queries go in blocks of `attentionBlock` rows; each block multiplies only the keys it can see
 // (causal: keys 0..<Tk-Tq+end of block), so about half the T×T square is never computed. The (batch, kv
-// head) pairs are spread over the BLAS threads, each running single-threaded sgemm (small shapes scale
-// badly inside one threaded sgemm).
+// head) pairs are spread over the compute threads (`parallelItems`), each running its small sgemm calls
+// serially in its worker (small shapes scale badly inside one threaded sgemm).
 //
 // Legend: B = batch, Tq = query tokens, Tk = key tokens (Tk >= Tq; query i sits at key index
 // Tk - Tq + i, so Tq == Tk in training and Tq < Tk when decoding with a KV cache), H = query heads,
@@ -54,8 +54,8 @@ let attentionBlock = 64
 /// all (a left-padding query) gets all-zero probabilities and a zero output row, never NaN (as torch
 /// SDPA, transformers' default attention, does; HF eager would average all keys uniformly there).
 ///
-/// Threading: runs the (batch, kv head) pairs on `BLAS.threads` threads, with OpenBLAS set to one thread
-/// for the duration (restored on return).
+/// Threading: runs the (batch, kv head) pairs on `kernelThreads()` threads (`parallelItems`), each
+/// pair's sgemm calls serially in its worker.
 /// - Parameters:
 ///   - out: `[B*Tq, H*D]`, written.
 ///   - probs: `[B, H, Tq, Tk]`, written: attention probabilities (kept for backward).
@@ -70,7 +70,7 @@ public func attentionForward(out: UnsafeMutablePointer<Float>, probs: UnsafeMuta
     let qStride = s.heads * d, kvStride = s.kvHeads * d, group = s.heads / s.kvHeads
     let offset = tk - tq
     let scale = 1 / Float(d).squareRoot()
-    parallelItemsWithSerialBLAS(s.batch * s.kvHeads) { _, item in
+    parallelItems(s.batch * s.kvHeads) { _, item in
         let b = item / s.kvHeads, g = item % s.kvHeads
         let kb = k + b * s.keyBatchStride + g * d
         let vb = v + b * s.keyBatchStride + g * d
@@ -131,7 +131,7 @@ func softmaxCausalRow(_ row: UnsafeMutablePointer<Float>, last: Int, count: Int,
 /// all add into their shared kv head). Only the causally visible part of each query block is multiplied
 /// (the probabilities are exactly 0 elsewhere).
 ///
-/// Threading: as `attentionForward` (pairs of (batch, kv head) on `BLAS.threads` threads).
+/// Threading: as `attentionForward` (pairs of (batch, kv head) on `kernelThreads()` threads).
 /// - Parameters:
 ///   - dq: `[B*Tq, H*D]`, accumulated.
 ///   - dk, dv: `[B, Tk, G*D]` (batch stride `shape.keyBatchStride`), accumulated.
@@ -149,7 +149,7 @@ public func attentionBackward(dq: UnsafeMutablePointer<Float>, dk: UnsafeMutable
     let scratchCount = min(tq, attentionBlock) * tk
     let extra = UnsafeMutablePointer<Float>.allocate(capacity: max(1, (workers - 1) * scratchCount))
     defer { extra.deallocate() }
-    parallelItemsWithSerialBLAS(items) { w, item in
+    parallelItems(items) { w, item in
         let ds = w == 0 ? scratch : extra + (w - 1) * scratchCount
         let b = item / s.kvHeads, g = item % s.kvHeads
         let kvOff = b * s.keyBatchStride + g * d

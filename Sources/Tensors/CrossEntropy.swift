@@ -12,12 +12,15 @@ public let ignoreIndex: Int32 = -100
 /// Mean softmax cross-entropy over rows whose target is not `ignoreIndex`, in nats/token.
 /// - Parameters:
 ///   - losses: `[N]`, written: per-row loss (0 for ignored rows).
+///   - logSumExp: `[N]` or nil; when given, written for counted rows: `log(sum_j exp(logits[n, j]))`
+///     (pass it to `crossEntropyBackward` to skip recomputing the softmax normaliser).
 ///   - logits: `[N, V]`; targets: `[N]` ids in `0..<V` or `ignoreIndex`.
 /// - Returns: `(mean loss in nats, number of counted rows)`; the mean is 0 when no row counts (PyTorch
 ///   returns NaN there; we return 0 and a zero gradient so an all-padding batch cannot poison training).
 /// - Source: PyTorch `F.cross_entropy(reduction="mean", ignore_index=-100)`.
 @discardableResult
-public func crossEntropyForward(losses: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+public func crossEntropyForward(losses: UnsafeMutablePointer<Float>, logSumExp: UnsafeMutablePointer<Float>? = nil,
+                                logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                 rows: Int, vocab: Int) -> (loss: Float, count: Int) {
     parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, vocab))) { range in
         for n in range {
@@ -26,7 +29,9 @@ public func crossEntropyForward(losses: UnsafeMutablePointer<Float>, logits: Uns
             let z = logits + n * vocab
             let m = maxOf(z, count: vocab)
             let s = sumExpShifted(z, count: vocab, max: m)
-            losses[n] = Float(log(s)) + m - z[Int(t)]
+            let lse = Float(log(s)) + m
+            logSumExp?[n] = lse
+            losses[n] = lse - z[Int(t)]
         }
     }
     var total = 0.0, counted = 0
@@ -44,8 +49,10 @@ public func crossEntropyForward(losses: UnsafeMutablePointer<Float>, logits: Uns
 ///   - logits: `[N, V]`; targets: `[N]`.
 ///   - dloss: gradient of the objective w.r.t. the mean loss (1 for plain training).
 ///   - count: counted rows returned by forward (the mean's denominator).
+///   - logSumExp: `[N]` written by `crossEntropyForward` on the same logits, or nil to recompute it
+///     (with it, one pass over each row: `softmax = exp(logits - logSumExp)`).
 public func crossEntropyBackward(dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                                 rows: Int, vocab: Int, dloss: Float, count: Int) {
+                                 rows: Int, vocab: Int, dloss: Float, count: Int, logSumExp: UnsafePointer<Float>? = nil) {
     guard count > 0 else { return }
     let scale = dloss / Float(count)
     parallelRanges(rows, minPerThread: max(1, 16_384 / max(1, vocab))) { range in
@@ -53,9 +60,13 @@ public func crossEntropyBackward(dlogits: UnsafeMutablePointer<Float>, logits: U
             let t = targets[n]
             if t == ignoreIndex { continue }
             let z = logits + n * vocab, dz = dlogits + n * vocab
-            let m = maxOf(z, count: vocab)
-            let s = sumExpShifted(z, count: vocab, max: m)
-            addScaledExpShifted(dz, z, count: vocab, max: m, factor: scale / Float(s))
+            if let logSumExp {
+                addScaledExpShifted(dz, z, count: vocab, max: logSumExp[n], factor: scale)
+            } else {
+                let m = maxOf(z, count: vocab)
+                let s = sumExpShifted(z, count: vocab, max: m)
+                addScaledExpShifted(dz, z, count: vocab, max: m, factor: scale / Float(s))
+            }
             dz[Int(t)] -= scale
         }
     }

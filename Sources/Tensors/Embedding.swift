@@ -12,8 +12,8 @@
 /// - Source: PyTorch `nn.Embedding`.
 public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePointer<Int32>, weight: UnsafePointer<Float>,
                              rows: Int, channels: Int) {
-    for n in 0..<rows {
-        (out + n * channels).update(from: weight + Int(tokens[n]) * channels, count: channels)
+    parallelRanges(rows, minPerThread: max(1, elementwiseMinPerThread / max(1, channels))) { range in
+        for n in range { (out + n * channels).update(from: weight + Int(tokens[n]) * channels, count: channels) }
     }
 }
 
@@ -26,10 +26,17 @@ public func embeddingForward(out: UnsafeMutablePointer<Float>, tokens: UnsafePoi
 public func embeddingBackward(dweight: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, tokens: UnsafePointer<Int32>,
                               rows: Int, channels: Int, paddingIndex: Int?) {
     let pad = paddingIndex ?? -1
-    for n in 0..<rows {
-        let t = Int(tokens[n])
-        if t == pad { continue }
-        let dst = dweight + t * channels, src = dout + n * channels
-        for c in 0..<channels { dst[c] += src[c] }
+    // Threads own channel ranges (a token may repeat, so rows cannot be split); each element still adds
+    // the rows in order 0..<N, so the result is the same at any thread count.
+    let width = 64
+    let blocks = (channels + width - 1) / width
+    parallelRanges(blocks, minPerThread: max(1, elementwiseMinPerThread / max(1, rows * width))) { range in
+        let c0 = range.lowerBound * width, c1 = min(channels, range.upperBound * width)
+        for n in 0..<rows {
+            let t = Int(tokens[n])
+            if t == pad { continue }
+            let dst = dweight + t * channels, src = dout + n * channels
+            for c in c0..<c1 { dst[c] += src[c] }
+        }
     }
 }

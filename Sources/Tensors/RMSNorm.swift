@@ -56,14 +56,19 @@ public func rmsNormBackward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMu
             while c < channels { dx[c] += r * weight[c] * dy[c] - k * x[c]; c += 1 }
         }
     }
-    // dweight sums over rows: serial (one writer), vectorised over channels.
+    // dweight sums over rows: threads own channel blocks and add the rows in order 0..<N (the same sum
+    // at any thread count), vectorised over channels.
     if let dweight {
-        for n in 0..<rows {
-            let x = inp + n * channels, dy = dout + n * channels
-            let r = rstd[n]
-            var c = 0
-            while c + vectorWidth <= channels { store16(load16(dweight + c) + load16(dy + c) * load16(x + c) * r, dweight + c); c += vectorWidth }
-            while c < channels { dweight[c] += dy[c] * x[c] * r; c += 1 }
+        let blocks = (channels + vectorWidth - 1) / vectorWidth
+        parallelRanges(blocks, minPerThread: max(1, 16_384 / max(1, rows * vectorWidth))) { range in
+            let c0 = range.lowerBound * vectorWidth, c1 = min(channels, range.upperBound * vectorWidth)
+            for n in 0..<rows {
+                let x = inp + n * channels, dy = dout + n * channels
+                let r = rstd[n]
+                var c = c0
+                while c + vectorWidth <= c1 { store16(load16(dweight + c) + load16(dy + c) * load16(x + c) * r, dweight + c); c += vectorWidth }
+                while c < c1 { dweight[c] += dy[c] * x[c] * r; c += 1 }
+            }
         }
     }
 }

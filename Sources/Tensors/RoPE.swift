@@ -2,6 +2,7 @@
 // with the second half), with an explicit position id per token.
 //
 // Legend: N = rows (B*T tokens), H = heads, D = head dim (even), P = D/2 frequency pairs.
+// Threading: rows split over `kernelThreads()` (elementwise: bit-identical at any thread count).
 
 import Foundation
 
@@ -19,12 +20,16 @@ public func ropeTables(cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePoint
     let p = headDim / 2
     var invFreq = [Float](repeating: 0, count: p)
     for i in 0..<p { invFreq[i] = 1 / powf(theta, Float(2 * i) / Float(headDim)) }
-    for n in 0..<rows {
-        let pos = Float(positions[n])
-        for i in 0..<p {
-            let a = pos * invFreq[i]
-            cos[n * p + i] = cosf(a)
-            sin[n * p + i] = sinf(a)
+    invFreq.withUnsafeBufferPointer { inv in
+        parallelRanges(rows, minPerThread: max(1, 4096 / max(1, p))) { range in
+            for n in range {
+                let pos = Float(positions[n])
+                for i in 0..<p {
+                    let a = pos * inv[i]
+                    cos[n * p + i] = cosf(a)
+                    sin[n * p + i] = sinf(a)
+                }
+            }
         }
     }
 }
@@ -37,14 +42,16 @@ public func ropeTables(cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePoint
 public func ropeForward(x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                         rows: Int, heads: Int, headDim: Int, rowStride: Int? = nil) {
     let p = headDim / 2, stride = rowStride ?? heads * headDim
-    for n in 0..<rows {
-        let c = cos + n * p, s = sin + n * p
-        for h in 0..<heads {
-            let v = x + n * stride + h * headDim
-            for i in 0..<p {
-                let a = v[i], b = v[i + p]
-                v[i] = a * c[i] - b * s[i]
-                v[i + p] = b * c[i] + a * s[i]
+    parallelRanges(rows, minPerThread: max(1, elementwiseMinPerThread / max(1, heads * headDim))) { range in
+        for n in range {
+            let c = cos + n * p, s = sin + n * p
+            for h in 0..<heads {
+                let v = x + n * stride + h * headDim
+                for i in 0..<p {
+                    let a = v[i], b = v[i + p]
+                    v[i] = a * c[i] - b * s[i]
+                    v[i + p] = b * c[i] + a * s[i]
+                }
             }
         }
     }
@@ -57,14 +64,16 @@ public func ropeForward(x: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float
 public func ropeBackward(dx: UnsafeMutablePointer<Float>, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>,
                          rows: Int, heads: Int, headDim: Int, rowStride: Int? = nil) {
     let p = headDim / 2, stride = rowStride ?? heads * headDim
-    for n in 0..<rows {
-        let c = cos + n * p, s = sin + n * p
-        for h in 0..<heads {
-            let v = dx + n * stride + h * headDim
-            for i in 0..<p {
-                let a = v[i], b = v[i + p]
-                v[i] = a * c[i] + b * s[i]
-                v[i + p] = b * c[i] - a * s[i]
+    parallelRanges(rows, minPerThread: max(1, elementwiseMinPerThread / max(1, heads * headDim))) { range in
+        for n in range {
+            let c = cos + n * p, s = sin + n * p
+            for h in 0..<heads {
+                let v = dx + n * stride + h * headDim
+                for i in 0..<p {
+                    let a = v[i], b = v[i + p]
+                    v[i] = a * c[i] + b * s[i]
+                    v[i + p] = b * c[i] - a * s[i]
+                }
             }
         }
     }

@@ -96,8 +96,12 @@ public final class Tensor: @unchecked Sendable {
     }
 
     /// Sets every element to zero (side effect: mutates storage).
+    /// Large tensors are cleared in contiguous ranges over the compute threads (`parallelRanges`).
     public func zero() {
-        if count > 0 { memset(data, 0, count * MemoryLayout<Float>.stride) }
+        let base = data
+        parallelRanges(count, minPerThread: 1 << 18) { r in
+            memset(base + r.lowerBound, 0, r.count * MemoryLayout<Float>.stride)
+        }
     }
 
     /// Sets every element to `value`.

@@ -104,21 +104,45 @@ public final class AdamW {
         let decay = Float(1 - Double(h.lr) * Double(h.weightDecay))
         let b1 = h.beta1, oneMinusB1 = Float(1 - Double(h.beta1)), b2 = h.beta2, oneMinusB2 = Float(1 - Double(h.beta2))
         let denomScale = Float(bc2Sqrt), eps = h.eps
-        for (i, p) in parameters.enumerated() {
-            let w = p.value.data, g = p.grad.data, m = expAvg[i].data, v = expAvgSq[i].data
-            let n = p.count
-            let decays = p.weightDecay && h.weightDecay != 0
-            let lerpLow = oneMinusB1 < 0.5
-            // Elementwise and independent: split over the kernel threads (no sgemm runs meanwhile).
-            parallelRanges(n, minPerThread: 32_768) { r in
-                if decays { for j in r { w[j] *= decay } }
-                for j in r {
+        let lerpLow = oneMinusB1 < 0.5
+        let tensors = parameters.enumerated().map { i, p in
+            (w: p.value.data, g: UnsafePointer(p.grad.data), m: expAvg[i].data, v: expAvgSq[i].data, n: p.count,
+             decays: p.weightDecay && h.weightDecay != 0)
+        }
+        // Elementwise and independent: one region over the compute threads, worker `s` updating the s-th
+        // share of every parameter, 16 lanes at a time; each lane does exactly the scalar tail's
+        // operations in the same order (bit-identical to it, so the split never changes a result).
+        parallelShares(work: tensors.reduce(0) { $0 + $1.n }, minPerThread: 32_768) { share, shares in
+            for (w, g, m, v, n, decays) in tensors {
+                let size = (n + shares - 1) / shares
+                let lo = min(n, share * size), hi = min(n, lo + size)
+                var j = lo
+                while j + 16 <= hi {
+                    let gj: SIMD16<Float> = loadLanes(g + j)
+                    var mj: SIMD16<Float> = loadLanes(m + j)
+                    var vj: SIMD16<Float> = loadLanes(v + j)
+                    var wj: SIMD16<Float> = loadLanes(w + j)
+                    if decays { wj = wj * decay }
+                    let diff: SIMD16<Float> = gj - mj
+                    if lerpLow { mj = mj + diff * oneMinusB1 } else { mj = gj - diff * b1 }
+                    let g2: SIMD16<Float> = gj * oneMinusB2 * gj
+                    vj = vj * b2 + g2
+                    let root: SIMD16<Float> = vj.squareRoot()
+                    let denom: SIMD16<Float> = root / denomScale + eps
+                    let ratio: SIMD16<Float> = mj / denom
+                    wj = wj - ratio * stepSize
+                    storeLanes(mj, m + j); storeLanes(vj, v + j); storeLanes(wj, w + j)
+                    j += 16
+                }
+                while j < hi {
+                    if decays { w[j] *= decay }
                     let gj = g[j]
                     // torch lerp_(g, 1 - β1) with weight < 0.5: m + w·(g - m)
                     m[j] = lerpLow ? m[j] + oneMinusB1 * (gj - m[j]) : gj - (gj - m[j]) * b1
                     v[j] = v[j] * b2 + oneMinusB2 * gj * gj
                     let denom = v[j].squareRoot() / denomScale + eps
                     w[j] -= stepSize * (m[j] / denom)
+                    j += 1
                 }
             }
         }
@@ -199,3 +223,11 @@ public final class AdamW {
         try restore(State(step: step, hyperparameters: h, expAvg: ea, expAvgSq: es))
     }
 }
+
+// MARK: - Lanes
+
+@inline(__always)
+func loadLanes(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+
+@inline(__always)
+func storeLanes(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self) }

@@ -51,6 +51,21 @@ final class CommandStageTests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: r4["double"]!.path! + "/n.txt", encoding: .utf8), "6\n")
     }
 
+    func testThreadsReachCommandsAndAreNotPartOfTheCacheKey() async throws {
+        let sandbox = try Sandbox()
+        let yaml = """
+            stages:
+              threads: {kind: command, params: {run: "echo $RLHF_NUM_THREADS > $RLHF_OUTPUT_DIR/seen"}}
+            """
+        let first = try await sandbox.run(yaml, RunOptions(threads: 3))
+        XCTAssertEqual(first.states(), ["threads": .succeeded])
+        XCTAssertEqual(try String(contentsOfFile: try XCTUnwrap(first["threads"]?.path) + "/seen", encoding: .utf8), "3\n")
+        // The same stage at another thread count is served from the cache: the count is not in the key.
+        let second = try await sandbox.run(yaml, RunOptions(threads: 1))
+        XCTAssertEqual(second.states(), ["threads": .cached])
+        XCTAssertEqual(second["threads"]?.artifact, first["threads"]?.artifact)
+    }
+
     func testNonZeroExitFailsWithLog() async throws {
         let sandbox = try Sandbox()
         let r = try await sandbox.run("""

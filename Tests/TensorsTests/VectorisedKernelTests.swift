@@ -105,19 +105,27 @@ final class VectorisedKernelTests: XCTestCase {
     }
 
     func testCrossEntropyRowsMatchDoubleReference() {
+        for keepLogSumExp in [false, true] { checkCrossEntropyRows(keepLogSumExp: keepLogSumExp) }
+    }
+
+    /// Forward and backward against Double; `keepLogSumExp` passes forward's normalisers to backward.
+    private func checkCrossEntropyRows(keepLogSumExp: Bool) {
         let rows = 37, vocab = 1001  // 62 full vectors and a tail of 9; rows split over two threads
         let logits = randomArray(rows * vocab, std: 3, rng: &rng)
         var targets = (0..<rows).map { Int32($0 * 53 % vocab) }
         targets[4] = ignoreIndex
         var losses = [Float](repeating: 9, count: rows)
         var dlogits = [Float](repeating: 0.25, count: rows * vocab)
+        let lse = Tensor(shape: [rows])
+        let lsePointer = keepLogSumExp ? lse.data : nil
         let (loss, count) = logits.withUnsafeBufferPointer { lp in targets.withUnsafeBufferPointer { tp in
             let r = losses.withUnsafeMutableBufferPointer {
-                crossEntropyForward(losses: $0.baseAddress!, logits: lp.baseAddress!, targets: tp.baseAddress!, rows: rows, vocab: vocab)
+                crossEntropyForward(losses: $0.baseAddress!, logSumExp: lsePointer, logits: lp.baseAddress!, targets: tp.baseAddress!,
+                                    rows: rows, vocab: vocab)
             }
             dlogits.withUnsafeMutableBufferPointer {
                 crossEntropyBackward(dlogits: $0.baseAddress!, logits: lp.baseAddress!, targets: tp.baseAddress!, rows: rows, vocab: vocab,
-                                     dloss: 2, count: r.count)
+                                     dloss: 2, count: r.count, logSumExp: lsePointer.map { UnsafePointer($0) })
             }
             return r
         } }
