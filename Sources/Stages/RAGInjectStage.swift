@@ -3,6 +3,7 @@ import Llama
 import Logging
 import Pipeline
 import Retrieval
+import Tensors
 import Tokenization
 
 // MARK: - rag-inject
@@ -152,7 +153,7 @@ public struct RAGInjectStage: StageKind {
                 var examples = try builder.build(train)
                 if !fieldQuestions.isEmpty {
                     // Only passages holding the answer: a synthetic question is there to be read, not guessed.
-                    var generator = SeededGenerator(seed: seed &+ UInt64(epoch) &+ 0x4649_454C_44)
+                    var generator = SplitMix64(state: seed &+ UInt64(epoch) &+ 0x4649_454C_44)
                     let sample = Array(fieldQuestions.shuffled(using: &generator).prefix(fieldQuestionCount))
                     let reader = try RADITExampleBuilder(
                         retriever: index, template: template, topK: topK, mix: RAGExampleMix(retrieved: 1, distractorOnly: 0, closedBook: 0),
