@@ -5,7 +5,7 @@ side by side (step | ours | torch | rel diff) as a Markdown table.
 
     python3 benchmarks/pretrain_parity.py --out DIR [--rlhf .build/release/rlhf] [--threads 1] \
         [--sequential] -- RLHF_PRETRAIN_ARGS...
-    python3 benchmarks/pretrain_parity.py --compare OURS_LOG TORCH_JSON      # only print the table
+    python3 benchmarks/pretrain_parity.py --compare OURS_LOG TORCH_JSON_OR_LOG   # only print the table
 
 RLHF_PRETRAIN_ARGS are the arguments of `rlhf pretrain` except `--out`, `--threads` and `--json` (e.g.
 `--tokenizer TOK --corpus C --manifest M --steps 1200 --eval-interval 100 ...`). The script
@@ -43,10 +43,26 @@ def swift_curve(log_path):
     return curve
 
 
-def torch_curve(json_path):
-    with open(json_path) as f:
-        data = json.load(f)
-    return {int(s): float(v) for s, v in data["torch"]["eval_loss"]}
+def torch_curve(path):
+    """eval_loss by step from torch_pretrain.py's --json file, or from its stdout (one JSON object per
+    evaluation: usable while the run is still going)."""
+    with open(path) as f:
+        text = f.read()
+    try:
+        data = json.loads(text)
+        if isinstance(data, dict) and "torch" in data:
+            return {int(s): float(v) for s, v in data["torch"]["eval_loss"]}
+    except json.JSONDecodeError:
+        pass
+    curve = {}
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and "eval_loss" in row and "step" in row:
+            curve[int(row["step"])] = float(row["eval_loss"])
+    return curve
 
 
 def table(ours, torch, tolerance):
@@ -74,7 +90,7 @@ def main():
     ap.add_argument("--threads", type=int, default=1, help="threads of each run (OpenBLAS / torch)")
     ap.add_argument("--sequential", action="store_true", help="run torch after ours instead of concurrently")
     ap.add_argument("--tolerance", type=float, default=0.02, help="largest allowed |ours - torch| / torch")
-    ap.add_argument("--compare", nargs=2, metavar=("OURS_LOG", "TORCH_JSON"), help="only print the table")
+    ap.add_argument("--compare", nargs=2, metavar=("OURS_LOG", "TORCH_JSON_OR_LOG"), help="only print the table")
     ap.add_argument("pretrain_args", nargs=argparse.REMAINDER, help="-- then the rlhf pretrain arguments")
     args = ap.parse_args()
 
