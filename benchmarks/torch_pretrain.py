@@ -2,20 +2,25 @@
 """Train the configuration of an `rlhf pretrain` run in PyTorch, on the same token files and the same
 window order, and print the loss curves side by side (the peer of our Pretrainer).
 
-    python3 benchmarks/torch_pretrain.py --run OUT [--steps N] [--threads 2] [--json FILE]
+    python3 benchmarks/torch_pretrain.py --run OUT [--init DIR] [--steps N] [--threads 2] [--json FILE]
 
 OUT is the `--out` directory of `rlhf pretrain` (or a pipeline stage's checkpoint directory holding
 `data/` and `checkpoints/`): the script reads `data/train.{bin,json}`, `data/validation.{bin,json}`, and
-`config.json` + `training_args.json` of the newest `checkpoint-*`. It builds `LlamaForCausalLM` with that
-config (transformers' initialisation, normal(0, initializer_range), seeded by the run's seed; not the
-same initial weights as Swift, which uses its own generator), draws windows with the same xoshiro256**
-stream (`scripts/reference/xoshiro.py`), and trains with the same update rule: mean cross-entropy per
-micro-batch / accumulation, `clip_grad_norm_`, `torch.optim.AdamW` (decay on linear weights only),
-linear warm-up then cosine to the floor (nanoGPT's formula). Evaluation: the same first
-`eval_batches * batch_size` sequential windows of the validation file, mean nats/token.
+`config.json` + `training_args.json` of `--init` (when given) or else of the newest `checkpoint-*`.
 
-If OUT has an `eval_loss` log from Swift (the lines `rlhf pretrain` printed, passed with
-`--swift-log FILE`), the two curves are printed side by side with the relative difference.
+Initial weights: with `--init DIR` (a checkpoint directory, e.g. the `checkpoint-0` that
+`rlhf pretrain --save-initial-checkpoint` writes), `model.safetensors` of DIR is loaded, so both runs
+start from the same weights (`benchmarks/pretrain_parity.py` does this). Without it, transformers'
+initialisation, normal(0, initializer_range) seeded by the run's seed (not Swift's generator).
+
+Training: windows drawn with the same xoshiro256** stream (`scripts/reference/xoshiro.py`), the same
+update rule: mean cross-entropy per micro-batch / accumulation, `clip_grad_norm_`, `torch.optim.AdamW`
+(decay on linear weights only: q/k/v/o, MLP, untied lm_head), linear warm-up then cosine to the floor
+(nanoGPT's formula). Evaluation: the same first `eval_batches * batch_size` sequential windows of the
+validation file, mean nats/token, every `eval_steps` and at the end.
+
+If a Swift log is passed with `--swift-log FILE` (the logfmt lines `rlhf pretrain` printed), the two
+curves are printed side by side with the relative difference.
 """
 import argparse
 import glob
@@ -89,6 +94,7 @@ def evaluate(model, val, a):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--run", required=True, help="the rlhf pretrain --out directory")
+    ap.add_argument("--init", help="checkpoint directory whose model.safetensors, config.json and training_args.json to start from")
     ap.add_argument("--steps", type=int, help="steps to train (default: the run's max_steps)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--swift-log", help="stdout of `rlhf pretrain` (logfmt lines) to compare eval_loss with")
@@ -97,7 +103,7 @@ def main():
     torch.set_num_threads(args.threads)
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    ckpt = newest_checkpoint(args.run)
+    ckpt = args.init or newest_checkpoint(args.run)
     with open(os.path.join(ckpt, "training_args.json")) as f:
         a = json.load(f)
     with open(os.path.join(ckpt, "config.json")) as f:
@@ -110,6 +116,13 @@ def main():
     torch.manual_seed(a["seed"])
     config = LlamaConfig(**{k: v for k, v in cfg.items() if k not in ("architectures", "model_type", "transformers_version")})
     model = LlamaForCausalLM(config)
+    if args.init:
+        from safetensors.torch import load_file
+        missing, unexpected = model.load_state_dict(load_file(os.path.join(args.init, "model.safetensors")), strict=False)
+        # rotary inv_freq buffers are not saved; every weight must be.
+        missing = [k for k in missing if "rotary_emb" not in k]
+        if missing or unexpected:
+            sys.exit(f"{args.init}/model.safetensors: missing {missing}, unexpected {unexpected}")
     model.train()
     decay, no_decay = [], []
     for name, p in model.named_parameters():

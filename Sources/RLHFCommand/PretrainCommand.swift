@@ -36,6 +36,8 @@ struct PretrainCommand: ParsableCommand {
     var out: String
     @Flag(help: "Continue from the newest checkpoint in --out.")
     var resume = false
+    @Flag(help: "Also save checkpoint-0 (the initial weights, resumable) before the first step, e.g. for a peer run from the same weights (benchmarks/pretrain_parity.py).")
+    var saveInitialCheckpoint = false
 
     // MARK: Model shape
     @Option var hiddenSize: Int = 256
@@ -115,6 +117,10 @@ struct PretrainCommand: ParsableCommand {
         let trainer = try Pretrainer(model: model, config: config, train: data.train, validation: data.validation,
                                      checkpointRoot: outDir, tokenizerDirectory: tokenizerDir, metrics: sink, logger: logger)
         if resume, let step = try trainer.resume() { print("resumed from checkpoint-\(step)") }
+        if saveInitialCheckpoint, trainer.state.globalStep == 0 {
+            let url = try trainer.saveCheckpoint()
+            if interactive { print("saved \(url.lastPathComponent) (initial weights)") }
+        }
         if interactive {
             print("train \(data.train.count) tokens, validation \(data.validation.count) tokens; \(model.parameters.reduce(0) { $0 + $1.count }) parameters")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Llama
 import Tokenization
 import XCTest
 
@@ -103,6 +104,34 @@ final class PretrainCommandTests: XCTestCase {
         XCTAssertNil(gen["max_length"])
         XCTAssertEqual(Set(gen.keys).subtracting(["bos_token_id", "eos_token_id", "pad_token_id"]),
                        ["_from_model_config", "output_attentions", "output_hidden_states", "use_cache"])
+    }
+
+    /// `--save-initial-checkpoint` writes `checkpoint-0` holding exactly the seeded initial weights (what a
+    /// peer run such as benchmarks/pretrain_parity.py starts from), and a run resumed from it alone ends
+    /// bit-identical to the straight run.
+    func testSaveInitialCheckpointHoldsTheSeededInitialWeights() throws {
+        let dir = TestDirectory()
+        let c = try makeCorpus(dir)
+        let short = ["--steps", "6", "--save-steps", "0", "--eval-interval", "3", "--warmup-steps", "2", "--save-total-limit", "3"]
+        try run(arguments(c, out: dir.path("a"), extra: short + ["--save-initial-checkpoint"]))
+        let ckpt0 = dir.path("a/checkpoint-0")
+        let config = try LlamaConfig.load(contentsOf: ckpt0.appendingPathComponent("config.json"))
+        let fresh = try LlamaModel(config: config, seed: 5)
+        let saved = try LlamaModel(config: config, seed: 6)
+        try saved.loadWeights(from: ckpt0.appendingPathComponent("model.safetensors"))
+        for (p, q) in zip(fresh.parameters, saved.parameters) {
+            XCTAssertEqual(p.value.toArray(), q.value.toArray(), "\(p.name) of checkpoint-0 is not the seeded initial weight")
+        }
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: ckpt0.appendingPathComponent("trainer_state.json"))) as? [String: Any]
+        XCTAssertEqual(state?["global_step"] as? Int, 0)
+        // Resuming from checkpoint-0 only (the later one removed) reproduces the straight run.
+        let b = dir.path("b")
+        try FileManager.default.createDirectory(at: b, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: ckpt0, to: b.appendingPathComponent("checkpoint-0"))
+        try FileManager.default.copyItem(at: dir.path("a/data"), to: b.appendingPathComponent("data"))
+        let (_, log) = try run(arguments(c, out: b, extra: short + ["--resume"]))
+        XCTAssertTrue(log.contains("resumed from checkpoint-0"), log)
+        XCTAssertEqual(try Data(contentsOf: dir.path("a/model.safetensors")), try Data(contentsOf: b.appendingPathComponent("model.safetensors")))
     }
 
     func testBadInputFailsWithAClearMessageAndWritesNothing() throws {
