@@ -66,7 +66,8 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "Checkpoints kept.") var saveTotalLimit: Int = 2
     @Option(help: "Seed of the initial weights and of the data order.") var seed: UInt64 = 1337
     @Option(help: "Stop (with a checkpoint) after this many seconds.") var maxSeconds: Double?
-    @Option(help: "OpenBLAS threads (results are bit-reproducible at a fixed count).") var threads: Int = 2
+    @Option(help: "Compute threads (default: $RLHF_NUM_THREADS, else the number of cores). Results are bit-identical at any count.")
+    var threads: Int = ComputeThreads.defaultCount
     @Flag(help: "Log lines as JSON instead of logfmt (non-terminal output).") var json = false
 
     func run() throws {
