@@ -63,9 +63,10 @@ public struct DPOStage: StageKind {
             let item = "comparison \(pair.comparisonId)"
             let prompt = tok.prompt(pair.prompt)
             do {
-                let c = try fitToContext(prompt: prompt, response: tok.response(pair.chosen), maxLength: maxLength, item: item)
-                let r = try fitToContext(prompt: prompt, response: tok.response(pair.rejected), maxLength: maxLength, item: item)
-                data.append(DPOPair(id: item, chosen: c.tokens, chosenPromptLength: c.promptTokens, rejected: r.tokens, rejectedPromptLength: r.promptTokens))
+                let fit = try fitPairToContext(prompt: prompt, chosen: tok.response(pair.chosen), rejected: tok.response(pair.rejected),
+                                               maxLength: maxLength, item: item)
+                data.append(DPOPair(id: item, chosen: fit.chosen, chosenPromptLength: fit.promptTokens, rejected: fit.rejected,
+                                    rejectedPromptLength: fit.promptTokens))
             } catch TrainerError.promptTooLong where skipLong { skipped += 1 }
         }
         context.metrics.log(step: 0, name: "skipped_long_prompts", value: Double(skipped))

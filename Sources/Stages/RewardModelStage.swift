@@ -72,9 +72,8 @@ public struct RewardModelStage: StageKind {
             let item = "comparison \(pair.comparisonId)"
             let prompt = tok.prompt(pair.prompt), c = tok.response(pair.chosen), r = tok.response(pair.rejected)
             do {
-                let fc = try fitToContext(prompt: prompt, response: c, maxLength: maxLength, item: item)
-                let fr = try fitToContext(prompt: prompt, response: r, maxLength: maxLength, item: item)
-                data.append(TokenizedComparison(id: item, chosen: fc.tokens, rejected: fr.tokens, chosenResponseLength: c.count,
+                let fit = try fitPairToContext(prompt: prompt, chosen: c, rejected: r, maxLength: maxLength, item: item)
+                data.append(TokenizedComparison(id: item, chosen: fit.chosen, rejected: fit.rejected, chosenResponseLength: c.count,
                                                 rejectedResponseLength: r.count, margin: pair.margin.map { Float($0) }))
                 promptsByIndex.append(prompt)
             } catch TrainerError.promptTooLong where skipLong {

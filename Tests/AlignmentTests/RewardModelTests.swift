@@ -148,6 +148,21 @@ final class RewardModelTests: XCTestCase {
         }
     }
 
+    func testPairFittingKeepsTheSamePromptForBothResponses() throws {
+        // Both fit: nothing is cut.
+        let all = try fitPairToContext(prompt: [0, 5, 6, 7], chosen: [8, 1], rejected: [9, 1], maxLength: 8, item: "x")
+        XCTAssertEqual(all.chosen, [0, 5, 6, 7, 8, 1]); XCTAssertEqual(all.rejected, [0, 5, 6, 7, 9, 1]); XCTAssertEqual(all.promptTokens, 4)
+        // The prompt is cut for the longer response; the shorter one keeps its EOS and its length.
+        let cut = try fitPairToContext(prompt: [0, 5, 6, 7], chosen: [8, 1], rejected: [9, 9, 9, 1], maxLength: 6, item: "x")
+        XCTAssertEqual(cut.chosen, [6, 7, 8, 1]); XCTAssertEqual(cut.rejected, [6, 7, 9, 9, 9, 1]); XCTAssertEqual(cut.promptTokens, 2)
+        // A response longer than the context alone loses its end; one prompt token stays.
+        let long = try fitPairToContext(prompt: [0, 5], chosen: [8, 8, 8, 8, 1], rejected: [9, 1], maxLength: 4, item: "x")
+        XCTAssertEqual(long.chosen, [5, 8, 8, 8]); XCTAssertEqual(long.rejected, [5, 9, 1]); XCTAssertEqual(long.promptTokens, 1)
+        XCTAssertThrowsError(try fitPairToContext(prompt: [0, 5, 6, 7], chosen: [1], rejected: [1], maxLength: 4, item: "comparison 3")) { e in
+            XCTAssertEqual(e as? TrainerError, .promptTooLong(item: "comparison 3", tokens: 4, maxLength: 4))
+        }
+    }
+
     func testLengthBaselineAndSplit() {
         let ps = pairs()
         // Shorter chosen in pairs 0, 1, 3 (4 < 5, 2 < 5, 3 == 3 -> 0.5); pair 2 longer: (1 + 1 + 0 + 0.5) / 4.
