@@ -17,10 +17,7 @@ public struct DPOStage: StageKind {
     public static let version = "1"
     public static let summary = "DPO (sigmoid loss, precomputed reference log-probs) on PostgreSQL comparisons."
     public static let headlineMetrics = ["eval_rewards/accuracies", "eval_rewards/margins", "eval_loss"]
-    public static let parameters: ParameterSchema = [
-        ParameterSpec("dataset", .string, required: "Comparison dataset name in PostgreSQL."),
-        ParameterSpec("database_url", .string, default: .null, doc: "libpq URL; default: RLHF_DATABASE_URL."),
-        ParameterSpec("ties", .string, default: .string("drop"), doc: "Ties policy of the snapshot (drop or margin0)."),
+    public static let parameters = ParameterSchema(ComparisonSnapshotInput.parameters(dataset: "Comparison dataset name in PostgreSQL.") + [
         ParameterSpec("model", .string, default: .null, doc: "Needs stage holding the model (default: the only causal-LM input)."),
         ParameterSpec("beta", .float, default: .float(0.1), doc: "Inverse temperature of the implicit reward."),
         ParameterSpec("label_smoothing", .float, default: .float(0), doc: "cDPO label smoothing in [0, 0.5)."),
@@ -33,7 +30,7 @@ public struct DPOStage: StageKind {
         ParameterSpec("max_grad_norm", .float, default: .float(1.0), doc: "Global gradient-norm clip."),
         ParameterSpec("eval_fraction", .float, default: .float(0.1), doc: "Fraction of pairs held out for eval_* metrics."),
         ParameterSpec("max_pairs", .int, default: .null, doc: "Use at most this many comparisons (seeded choice), or all."),
-    ]
+    ])
 
     public init() {}
 

@@ -28,10 +28,7 @@ public struct PPOStage: StageKind {
     public static let version = "1"
     public static let summary = "PPO (TRL PPOv2 semantics) against the reward model with a KL penalty."
     public static let headlineMetrics = ["eval/score_policy", "eval/score_reference", "eval/kl"]
-    public static let parameters: ParameterSchema = [
-        ParameterSpec("dataset", .string, required: "Comparison dataset whose prompts are used (PostgreSQL)."),
-        ParameterSpec("database_url", .string, default: .null, doc: "libpq URL; default: RLHF_DATABASE_URL."),
-        ParameterSpec("ties", .string, default: .string("drop"), doc: "Ties policy of the snapshot (drop or margin0)."),
+    public static let parameters = ParameterSchema(ComparisonSnapshotInput.parameters(dataset: "Comparison dataset whose prompts are used (PostgreSQL).") + [
         ParameterSpec("policy", .string, default: .null, doc: "Needs stage holding the policy (default: the only causal-LM input)."),
         ParameterSpec("reward_model", .string, default: .null, doc: "Needs stage holding the reward model (default: the only reward-model input)."),
         ParameterSpec("eval_prompts", .int, default: .int(16), doc: "Held-out prompts for eval/* metrics."),
@@ -61,7 +58,7 @@ public struct PPOStage: StageKind {
         ParameterSpec("save_every", .int, default: .int(10), doc: "Checkpoint every N iterations (resume after interruption)."),
         ParameterSpec("lora", .map, default: .null, doc: "LoRA adapters {r, lora_alpha, lora_dropout, target_modules, use_rslora} (PEFT names; {} = defaults 16, 32, 0.1, [q_proj, v_proj]); null: train all weights."),
         ParameterSpec("merge", .bool, default: .bool(false), doc: "With lora: fold the adapters into the saved weights (adapter kept in merged_adapter/)."),
-    ]
+    ])
 
     public init() {}
 

@@ -15,6 +15,14 @@ import Tokenization
 enum ComparisonSnapshotInput {
     static let fileName = "comparisons.json"
 
+    /// The parameters `resolve` reads (`dataset`, `database_url`, `ties`), shared by every stage that
+    /// takes a comparison snapshot; `dataset` documents what the stage uses the comparisons for.
+    static func parameters(dataset doc: String) -> [ParameterSpec] {
+        [ParameterSpec("dataset", .string, required: doc),
+         ParameterSpec("database_url", .string, default: .null, doc: "libpq URL; default: the RLHF_DATABASE_URL environment variable."),
+         ParameterSpec("ties", .string, default: .string("drop"), doc: "Tied comparisons: drop, or margin0 (kept with margin 0).")]
+    }
+
     /// Reads `dataset` (ties policy `ties`) from the store at `database_url` or `RLHF_DATABASE_URL`
     /// and writes it into `context.snapshotDirectory`.
     /// - Throws: `PipelineError.parameter` (no URL, bad `ties`, a snapshot without any pair: names the

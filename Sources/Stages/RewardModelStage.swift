@@ -20,10 +20,7 @@ public struct RewardModelStage: StageKind {
     public static let version = "1"
     public static let summary = "Reward model (Llama + scalar head, Bradley-Terry) on PostgreSQL comparisons."
     public static let headlineMetrics = ["eval_accuracy", "eval_accuracy_length_baseline", "eval_loss"]
-    public static let parameters: ParameterSchema = [
-        ParameterSpec("dataset", .string, required: "Comparison dataset name in PostgreSQL (rlhf prefs import ... --dataset NAME)."),
-        ParameterSpec("database_url", .string, default: .null, doc: "libpq URL; default: the RLHF_DATABASE_URL environment variable."),
-        ParameterSpec("ties", .string, default: .string("drop"), doc: "Tied comparisons: drop, or margin0 (kept with margin 0)."),
+    public static let parameters = ParameterSchema(ComparisonSnapshotInput.parameters(dataset: "Comparison dataset name in PostgreSQL (rlhf prefs import ... --dataset NAME).") + [
         ParameterSpec("model", .string, default: .null, doc: "Name of the needs stage holding the base model (default: the only causal-LM input)."),
         ParameterSpec("max_length", .int, default: .int(0), doc: "Tokens of prompt + response (0: the model's max_position_embeddings); prompts are left-truncated."),
         ParameterSpec("long_prompts", .string, default: .string("error"), doc: "A prompt alone longer than max_length: error (before training) or skip (counted in skipped_long_prompts)."),
@@ -38,7 +35,7 @@ public struct RewardModelStage: StageKind {
         ParameterSpec("normalization_samples", .int, default: .int(32), doc: "Reference-policy samples (held-out prompts) for the mean-0/std-1 normalisation; 0: use held-out responses."),
         ParameterSpec("normalization_response_length", .int, default: .int(32), doc: "New tokens per normalisation sample."),
         ParameterSpec("normalization_temperature", .float, default: .float(0.7), doc: "Sampling temperature of the normalisation samples."),
-    ]
+    ])
 
     public init() {}
 
