@@ -45,6 +45,11 @@ public final class PipelineStore: @unchecked Sendable {
         let path = databaseURL.path
         do {
             pool = try DatabasePool(path: path, configuration: config)
+            // Two processes opening a fresh work directory at once would both see "not migrated" and race
+            // to create the tables: migrate under an exclusive file lock.
+            let migrationLock = FileLock(databaseURL.appendingPathExtension("migrate.lock"))
+            while try !migrationLock.tryLock() { Thread.sleep(forTimeInterval: 0.02) }
+            defer { migrationLock.unlock() }
             try Migrations.migrator.migrate(pool)
         } catch {
             throw PipelineStore.describe(error, path: path)
