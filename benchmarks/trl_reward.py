@@ -69,6 +69,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--max-length", type=int, default=256)
+    ap.add_argument("--eval-max-length", type=int, default=0,
+                    help="tokens of prompt + response at evaluation (0: --max-length); `rlhf reward eval` uses the model's context")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=42)
     a = ap.parse_args()
@@ -77,21 +79,21 @@ def main():
     bos, eos, pad = tok.token_to_id("<|begin_of_text|>"), tok.token_to_id("<|end_of_text|>"), tok.token_to_id("<|pad|>")
     enc = lambda s: tok.encode(s, add_special_tokens=False).ids
 
-    def seq(prompt, response):
+    def seq(prompt, response, max_length):
         p, r = [bos] + enc(prompt), enc(response) + [eos]
-        if len(p) >= a.max_length:
+        if len(p) >= max_length:
             return None
-        if len(p) + len(r) > a.max_length:
-            keep = min(len(p), max(1, a.max_length - len(r)))
+        if len(p) + len(r) > max_length:
+            keep = min(len(p), max(1, max_length - len(r)))
             p = p[-keep:]
-            r = r[: a.max_length - keep]
+            r = r[: max_length - keep]
         return p + r
 
-    def rows(triples):
+    def rows(triples, max_length):
         d = {"input_ids_chosen": [], "attention_mask_chosen": [], "input_ids_rejected": [], "attention_mask_rejected": []}
         lens = []
         for prompt, c, r in triples:
-            sc, sr = seq(prompt, c), seq(prompt, r)
+            sc, sr = seq(prompt, c, max_length), seq(prompt, r, max_length)
             if sc is None or sr is None:
                 continue
             d["input_ids_chosen"].append(sc); d["attention_mask_chosen"].append([1] * len(sc))
@@ -99,8 +101,8 @@ def main():
             lens.append((len(enc(c)), len(enc(r))))
         return d, lens
 
-    train, _ = rows(read_hh(a.train))
-    test, test_lens = rows(read_hh(a.test))
+    train, _ = rows(read_hh(a.train), a.max_length)
+    test, test_lens = rows(read_hh(a.test), a.eval_max_length or a.max_length)
     hf_tok = PreTrainedTokenizerFast(tokenizer_file=f"{a.model}/tokenizer.json", bos_token="<|begin_of_text|>",
                                      eos_token="<|end_of_text|>", pad_token="<|pad|>")
     model = LlamaForSequenceClassification.from_pretrained(a.model, num_labels=1, torch_dtype=torch.float32)
