@@ -10,7 +10,7 @@ struct RLHF: AsyncParsableCommand {
         abstract: "Take a Llama-style model through pretraining, RAG knowledge injection and RLHF.",
         version: "0.1.0",
         subcommands: [
-            RunCommand.self, StatusCommand.self, RunsCommand.self, ArtifactsCommand.self, CacheCommand.self, ReportCommand.self,
+            RunCommand.self, StatusCommand.self, RunsCommand.self, ArtifactsCommand.self, CacheCommand.self, ReportCommand.self, MetricsCommand.self,
             DBCommand.self, PrefsCommand.self, LabelCommand.self,
             RAGCommand.self, AskCommand.self,
             TokenizerCommand.self,
