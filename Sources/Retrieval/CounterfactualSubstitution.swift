@@ -17,14 +17,25 @@ import Tensors
 ///
 /// "Same kind" is the question's text up to and including its first `" of "` (`"what is the capital of"`),
 /// or its first four words when it has none, lower-cased: questions made from one template share it.
+///
+/// Names: a swap among the training answers still leaves a closed set of names the model can learn by
+/// heart (asked for Kabul, it wrote "Khartou" after such training). With a list of `names` (capitalised
+/// words of the knowledge base, `names(in:excluding:)`), an answer with a capitalised word of 3+ letters
+/// is substituted by the same answer with each such word replaced by a random name ("Republic of
+/// Moldova" -> "Republic of Tsumeb" or "Kivu of Tsumeb"), so the target is new every time and can only be
+/// copied. Answers without one (numbers, "afghani") are swapped within their kind as above.
 public struct CounterfactualSubstitution: Sendable {
     /// Candidate answers per question kind (distinct, in first-seen order).
     let pool: [String: [String]]
     /// All candidate answers, for kinds with a single answer.
     let everything: [String]
+    /// Replacement words for capitalised answer words; empty: whole-answer swaps only.
+    let names: [String]
 
-    /// A substitution drawing from the answers of `questions` (the first answer of each).
-    public init(questions: [QAExample]) {
+    /// A substitution drawing from the answers of `questions` (the first answer of each) and, for answers
+    /// with capitalised words, from `names`.
+    public init(questions: [QAExample], names: [String] = []) {
+        self.names = names
         var pool: [String: [String]] = [:]
         var seen: [String: Set<String>] = [:]
         var everything: [String] = []
@@ -86,6 +97,7 @@ public struct CounterfactualSubstitution: Sendable {
             }
             if replacement != nil { break }
         }
+        if let named = nameSubstitute(for: original, eligible: eligible, using: &generator) { replacement = named }
         guard let replacement else { return nil }
         let substituted = passages.map { chunk -> RetrievedChunk in
             var chunk = chunk
@@ -98,6 +110,49 @@ public struct CounterfactualSubstitution: Sendable {
             return chunk
         }
         return (substituted, replacement)
+    }
+
+    /// `answer` with each capitalised word of 3+ letters replaced by a random name, or nil (no such word,
+    /// no names, or no eligible draw in a few tries).
+    func nameSubstitute<G: RandomNumberGenerator>(
+        for answer: String, eligible: (String) -> Bool, using generator: inout G
+    ) -> String? {
+        guard !names.isEmpty else { return nil }
+        let words = answer.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+        let replaceable = words.indices.filter { Self.isName(words[$0]) }
+        guard !replaceable.isEmpty else { return nil }
+        for _ in 0..<Self.draws {
+            var output = words
+            for index in replaceable { output[index] = names[Int.random(in: 0..<names.count, using: &generator)] }
+            let candidate = output.joined(separator: " ")
+            if candidate != answer, eligible(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// A capitalised word of 3 or more letters and nothing else.
+    static func isName(_ word: String) -> Bool {
+        guard let first = word.first, first.isUppercase, word.count >= 3 else { return false }
+        return word.allSatisfy(\.isLetter)
+    }
+
+    /// The distinct capitalised words (3+ letters only, `isName`) of `documents`' texts, in first-seen order,
+    /// without the words of any of `excluded` answers (held-out answers never become targets).
+    public static func names(in documents: [KnowledgeDocument], excluding excluded: [QAExample]) -> [String] {
+        var blocked = Set<String>()
+        for example in excluded {
+            for answer in example.answers { blocked.formUnion(answer.split(whereSeparator: { !$0.isLetter }).map { $0.lowercased() }) }
+        }
+        var seen = Set<String>()
+        var output: [String] = []
+        for document in documents {
+            for word in document.text.split(whereSeparator: { !$0.isLetter }) {
+                let word = String(word)
+                guard isName(word), !blocked.contains(word.lowercased()), seen.insert(word).inserted else { continue }
+                output.append(word)
+            }
+        }
+        return output
     }
 
     /// The ranges where `needle` occurs in `text` as whole words: not preceded or followed by a letter or

@@ -119,6 +119,9 @@ public struct RADITExampleBuilder: Sendable {
     public var searchDepth: Int
     /// Seed of the kind assignment and of the gold-passage slot.
     public var seed: UInt64
+    /// Replacement names for `counterfactual` examples (`CounterfactualSubstitution.names(in:excluding:)`);
+    /// empty: swaps among the answers being built only.
+    public var counterfactualNames: [String] = []
 
     /// A builder; see the type's steps for the meaning of each parameter.
     /// - Throws: `RetrievalError.invalidParameter` for `topK < 1`, `searchDepth < topK` or a bad mix.
@@ -173,7 +176,7 @@ public struct RADITExampleBuilder: Sendable {
         var generator = SplitMix64(state: seed ^ 0x5241_4449_5400_0000)
         var examples: [RAGTrainingExample] = []
         examples.reserveCapacity(questions.count)
-        let substitution = mix.counterfactual > 0 ? CounterfactualSubstitution(questions: questions) : nil
+        let substitution = mix.counterfactual > 0 ? CounterfactualSubstitution(questions: questions, names: counterfactualNames) : nil
         var substitutionGenerator = SplitMix64(state: seed ^ 0x4346_4143_5455_414C)
         for (index, question) in questions.enumerated() {
             var passages: [RetrievedChunk] = []

@@ -135,3 +135,47 @@ final class CounterfactualSubstitutionTests: XCTestCase {
         XCTAssertThrowsError(try RAGExampleMix(retrieved: 1, distractorOnly: 0, closedBook: 0, counterfactual: -0.1).validate())
     }
 }
+
+final class CounterfactualNameTests: XCTestCase {
+    func testCapitalisedWordsAreReplacedByNames() throws {
+        let questions = [
+            QAExample(id: "a", question: "What is the long-form name of Moldova?", answers: ["Republic of Moldova"]),
+            QAExample(id: "b", question: "What is the long-form name of Chad?", answers: ["Republic of Chad"]),
+        ]
+        let substitution = CounterfactualSubstitution(questions: questions, names: ["Tsumeb", "Kivu"])
+        var generator = SplitMix64(state: 9)
+        var seen = Set<String>()
+        for _ in 0..<40 {
+            let passage = RetrievedChunk(chunkID: 1, documentID: "md", title: "Moldova - Government", chunkIndex: 0,
+                                         text: "Long-form name: Republic of Moldova", score: 1)
+            let swapped = try XCTUnwrap(substitution.substitute(
+                passages: [passage], question: questions[0].question, answers: questions[0].answers, using: &generator))
+            let words = swapped.answer.split(separator: " ").map(String.init)
+            XCTAssertEqual(words.count, 3)
+            XCTAssertEqual(words[1], "of")
+            XCTAssertTrue(["Tsumeb", "Kivu"].contains(words[0]) && ["Tsumeb", "Kivu"].contains(words[2]), swapped.answer)
+            XCTAssertEqual(swapped.passages[0].text, "Long-form name: \(swapped.answer)")
+            seen.insert(swapped.answer)
+        }
+        XCTAssertEqual(seen.count, 4, "every combination of the two names is drawn")
+        // A number keeps the swap within its kind.
+        let numbers = CounterfactualSubstitution(questions: [
+            QAExample(id: "x", question: "What is the total area of A?", answers: ["100 km2"]),
+            QAExample(id: "y", question: "What is the total area of B?", answers: ["250 km2"]),
+        ], names: ["Tsumeb"])
+        let area = try XCTUnwrap(numbers.substitute(
+            passages: [RetrievedChunk(chunkID: 2, documentID: "a", title: "A", chunkIndex: 0, text: "Total area: 100 km2", score: 1)],
+            question: "What is the total area of A?", answers: ["100 km2"], using: &generator))
+        XCTAssertEqual(area.answer, "250 km2")
+    }
+
+    func testNamesComeFromTheKnowledgeBaseWithoutHeldOutAnswers() {
+        let documents = [
+            KnowledgeDocument(id: "af", title: "Afghanistan", text: "Capital: Kabul\nThe Hindu Kush rises near Kabul; USSR, UN and Al rest."),
+        ]
+        let names = CounterfactualSubstitution.names(in: documents, excluding: [
+            QAExample(id: "q", question: "What is the capital of Afghanistan?", answers: ["Kabul"]),
+        ])
+        XCTAssertEqual(names, ["Capital", "The", "Hindu", "Kush", "USSR"])
+    }
+}
