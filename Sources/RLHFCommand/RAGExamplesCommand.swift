@@ -36,10 +36,15 @@ struct RAGExamplesCommand: ParsableCommand {
         let index = try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
         let examples = try QADataset.load(contentsOf: URL(fileURLWithPath: questions))
         let (train, eval) = try QADataset.split(examples, evalFraction: evalFraction, seed: seed)
-        let builder = try RADITExampleBuilder(
+        var builder = try RADITExampleBuilder(
             retriever: index, topK: topK,
             mix: RAGExampleMix(retrieved: shares[0], distractorOnly: shares[1], closedBook: shares[2],
                                 counterfactual: shares.count == 4 ? shares[3] : 0), seed: seed)
+        if builder.mix.counterfactual > 0 {
+            // The stage reads names from the knowledge base's documents; the index holds the same text in chunks.
+            let documents = try index.allChunks().map { KnowledgeDocument(id: $0.reference, title: $0.title, text: $0.text) }
+            builder.counterfactualNames = CounterfactualSubstitution.names(in: documents, excluding: eval)
+        }
         let built = try builder.build(train)
         if let out {
             let encoder = JSONEncoder()
