@@ -22,7 +22,7 @@ struct RAGExamplesCommand: ParsableCommand {
     @Option(name: .long, help: "Passages per open-book prompt.")
     var topK: Int = 3
 
-    @Option(name: .long, help: "Shares of retrieved, distractor-only and closed-book examples, e.g. 0.7,0.15,0.15.")
+    @Option(name: .long, help: "Shares of retrieved, distractor-only and closed-book examples, e.g. 0.7,0.15,0.15; an optional fourth is the counterfactual share (answer substituted in passage and target).")
     var mix: String = "0.7,0.15,0.15"
 
     @Option(name: .long, help: "Output JSONL file (one example per line); without it only statistics are printed.")
@@ -30,13 +30,21 @@ struct RAGExamplesCommand: ParsableCommand {
 
     func run() throws {
         let shares = mix.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
-        guard shares.count == 3 else { throw ValidationError("--mix must be three numbers: retrieved,distractor_only,closed_book") }
+        guard shares.count == 3 || shares.count == 4 else {
+            throw ValidationError("--mix must be three or four numbers: retrieved,distractor_only,closed_book[,counterfactual], e.g. 0.6,0.1,0.1,0.2")
+        }
         let index = try KnowledgeIndex(contentsOf: KnowledgeIndex.indexURL(knowledgeOptions.knowledge), titleWeight: knowledgeOptions.titleWeight)
         let examples = try QADataset.load(contentsOf: URL(fileURLWithPath: questions))
         let (train, eval) = try QADataset.split(examples, evalFraction: evalFraction, seed: seed)
-        let builder = try RADITExampleBuilder(
+        var builder = try RADITExampleBuilder(
             retriever: index, topK: topK,
-            mix: RAGExampleMix(retrieved: shares[0], distractorOnly: shares[1], closedBook: shares[2]), seed: seed)
+            mix: RAGExampleMix(retrieved: shares[0], distractorOnly: shares[1], closedBook: shares[2],
+                                counterfactual: shares.count == 4 ? shares[3] : 0), seed: seed)
+        if builder.mix.counterfactual > 0 {
+            // The stage reads names from the knowledge base's documents; the index holds the same text in chunks.
+            let documents = try index.allChunks().map { KnowledgeDocument(id: $0.reference, title: $0.title, text: $0.text) }
+            builder.counterfactualNames = CounterfactualSubstitution.names(in: documents, excluding: eval)
+        }
         let built = try builder.build(train)
         if let out {
             let encoder = JSONEncoder()

@@ -15,27 +15,42 @@ public struct RAGExampleMix: Codable, Equatable, Sendable {
     public var distractorOnly: Double
     /// No passage: the closed-book prompt.
     public var closedBook: Double
+    /// Retrieved passages with the answer replaced by another question's answer of the same kind, which
+    /// becomes the target (`CounterfactualSubstitution`; Longpre et al. 2021). 0 by default.
+    public var counterfactual: Double
 
     enum CodingKeys: String, CodingKey {
         case retrieved
         case distractorOnly = "distractor_only"
         case closedBook = "closed_book"
+        case counterfactual
     }
 
-    /// Defaults: 70% retrieved, 15% distractor-only, 15% closed-book.
-    public init(retrieved: Double = 0.7, distractorOnly: Double = 0.15, closedBook: Double = 0.15) {
+    /// Defaults: 70% retrieved, 15% distractor-only, 15% closed-book, no counterfactual.
+    public init(retrieved: Double = 0.7, distractorOnly: Double = 0.15, closedBook: Double = 0.15, counterfactual: Double = 0) {
         self.retrieved = retrieved
         self.distractorOnly = distractorOnly
         self.closedBook = closedBook
+        self.counterfactual = counterfactual
+    }
+
+    /// Decodes a mix; a missing `counterfactual` is 0 (mixes written before it existed).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        retrieved = try container.decode(Double.self, forKey: .retrieved)
+        distractorOnly = try container.decode(Double.self, forKey: .distractorOnly)
+        closedBook = try container.decode(Double.self, forKey: .closedBook)
+        counterfactual = try container.decodeIfPresent(Double.self, forKey: .counterfactual) ?? 0
     }
 
     /// - Throws: `RetrievalError.invalidParameter` when a share is negative or all are 0.
     public func validate() throws {
-        for (name, value) in [("retrieved", retrieved), ("distractor_only", distractorOnly), ("closed_book", closedBook)]
+        for (name, value) in [("retrieved", retrieved), ("distractor_only", distractorOnly), ("closed_book", closedBook),
+                              ("counterfactual", counterfactual)]
         where !(value >= 0) || !value.isFinite {
             throw RetrievalError.invalidParameter(name: "mix.\(name)", value: "\(value)", expected: "a share >= 0")
         }
-        guard retrieved + distractorOnly + closedBook > 0 else {
+        guard retrieved + distractorOnly + closedBook + counterfactual > 0 else {
             throw RetrievalError.invalidParameter(name: "mix", value: "all 0", expected: "at least one share > 0")
         }
     }
@@ -49,6 +64,8 @@ public enum RAGExampleKind: String, Codable, Sendable, CaseIterable {
     case distractorOnly = "distractor_only"
     /// No passage.
     case closedBook = "closed_book"
+    /// Retrieved passages whose answer was substituted; the example's answer is the substitute.
+    case counterfactual
 }
 
 /// One training example: the prompt (no loss) and the answer (loss), kept apart for loss masking.
@@ -59,12 +76,12 @@ public struct RAGTrainingExample: Codable, Equatable, Sendable {
     public var kind: RAGExampleKind
     /// The full prompt text, ending with `"Answer:"`.
     public var prompt: String
-    /// The reference answer (the first of the QA example's answers); encode with `RAGPromptTemplate.encode`.
+    /// The target: the first of the QA example's answers, or for `counterfactual` the substitute; encode with `RAGPromptTemplate.encode`.
     public var answer: String
     /// References (`doc#chunk`) of the passages in the prompt, in order.
     public var passages: [String]
-    /// For `retrieved`: whether a passage containing the answer was found (in the top k, or deeper and
-    /// swapped in). Always false for the other kinds.
+    /// For `retrieved` and `counterfactual`: whether a passage containing the answer was found (in the
+    /// top k, or deeper and swapped in). Always false for the other kinds.
     public var containsAnswer: Bool
 
     enum CodingKeys: String, CodingKey {
@@ -79,11 +96,15 @@ public struct RAGTrainingExample: Codable, Equatable, Sendable {
 ///
 /// Steps, for a given seed:
 /// 1. Shuffle the questions with the seed and give the first `round(retrieved * n)` the kind
-///    `retrieved`, the next `round(distractorOnly * n)` `distractorOnly`, the rest `closedBook`.
+///    `retrieved`, the next `round(distractorOnly * n)` `distractorOnly`, the next
+///    `round(counterfactual * n)` `counterfactual`, the rest `closedBook` (shares normalised to sum 1).
 /// 2. `retrieved`: the top k chunks. If none contains an answer (`SQuADMetrics.contains`), the best
 ///    chunk containing one among the top `searchDepth` replaces a seeded-random slot.
 /// 3. `distractorOnly`: the first k chunks of the top `searchDepth` that contain no answer.
 /// 4. `closedBook`: no passage.
+/// 5. `counterfactual`: as `retrieved`, then `CounterfactualSubstitution` (drawing from the answers of
+///    the questions being built) swaps the answer in the passages and the target; when it cannot (no
+///    gold passage, no verbatim answer, no candidate) the example stays a factual `retrieved` one.
 /// The output keeps the input order of the questions.
 public struct RADITExampleBuilder: Sendable {
     /// Where passages come from (the index).
@@ -98,6 +119,9 @@ public struct RADITExampleBuilder: Sendable {
     public var searchDepth: Int
     /// Seed of the kind assignment and of the gold-passage slot.
     public var seed: UInt64
+    /// Replacement names for `counterfactual` examples (`CounterfactualSubstitution.names(in:excluding:)`);
+    /// empty: swaps among the answers being built only.
+    public var counterfactualNames: [String] = []
 
     /// A builder; see the type's steps for the meaning of each parameter.
     /// - Throws: `RetrievalError.invalidParameter` for `topK < 1`, `searchDepth < topK` or a bad mix.
@@ -122,9 +146,11 @@ public struct RADITExampleBuilder: Sendable {
 
     /// The kind of each question, in input order (step 1 above).
     public func kinds(count: Int) -> [RAGExampleKind] {
-        let total = mix.retrieved + mix.distractorOnly + mix.closedBook
+        let total = mix.retrieved + mix.distractorOnly + mix.closedBook + mix.counterfactual
         let retrievedCount = Int((mix.retrieved / total * Double(count)).rounded())
         let distractorCount = min(count - retrievedCount, Int((mix.distractorOnly / total * Double(count)).rounded()))
+        let counterfactualCount = min(count - retrievedCount - distractorCount,
+                                      Int((mix.counterfactual / total * Double(count)).rounded()))
         var generator = SplitMix64(state: seed)
         let order = Array(0..<count).shuffled(using: &generator)
         var kinds = [RAGExampleKind](repeating: .closedBook, count: count)
@@ -133,6 +159,8 @@ public struct RADITExampleBuilder: Sendable {
                 kinds[index] = .retrieved
             } else if rank < retrievedCount + distractorCount {
                 kinds[index] = .distractorOnly
+            } else if rank < retrievedCount + distractorCount + counterfactualCount {
+                kinds[index] = .counterfactual
             }
         }
         return kinds
@@ -148,14 +176,18 @@ public struct RADITExampleBuilder: Sendable {
         var generator = SplitMix64(state: seed ^ 0x5241_4449_5400_0000)
         var examples: [RAGTrainingExample] = []
         examples.reserveCapacity(questions.count)
+        let substitution = mix.counterfactual > 0 ? CounterfactualSubstitution(questions: questions, names: counterfactualNames) : nil
+        var substitutionGenerator = SplitMix64(state: seed ^ 0x4346_4143_5455_414C)
         for (index, question) in questions.enumerated() {
             var passages: [RetrievedChunk] = []
             var containsAnswer = false
+            var kind = kinds[index]
+            var answer = question.answers[0]
             let hasAnswer = { (chunk: RetrievedChunk) in
                 question.answers.contains { SQuADMetrics.contains(passage: chunk.text, answer: $0) }
             }
             switch kinds[index] {
-            case .retrieved:
+            case .retrieved, .counterfactual:
                 let ranked = try retriever.search(question.question, topK: searchDepth)
                 passages = Array(ranked.prefix(topK))
                 if passages.contains(where: hasAnswer) {
@@ -165,6 +197,16 @@ public struct RADITExampleBuilder: Sendable {
                     if passages.isEmpty { passages = [gold] } else { passages[slot] = gold }
                     containsAnswer = true
                 }
+                if kind == .counterfactual {
+                    if containsAnswer, let swapped = substitution?.substitute(
+                        passages: passages, question: question.question, answers: question.answers,
+                        using: &substitutionGenerator) {
+                        passages = swapped.passages
+                        answer = swapped.answer
+                    } else {
+                        kind = .retrieved
+                    }
+                }
             case .distractorOnly:
                 let ranked = try retriever.search(question.question, topK: searchDepth)
                 passages = Array(ranked.filter { !hasAnswer($0) }.prefix(topK))
@@ -172,9 +214,9 @@ public struct RADITExampleBuilder: Sendable {
                 passages = []
             }
             examples.append(RAGTrainingExample(
-                id: question.id, kind: kinds[index],
+                id: question.id, kind: kind,
                 prompt: template.prompt(question: question.question, passages: passages),
-                answer: question.answers[0], passages: passages.map(\.reference), containsAnswer: containsAnswer))
+                answer: answer, passages: passages.map(\.reference), containsAnswer: containsAnswer))
             progress?(index + 1, questions.count)
         }
         return examples

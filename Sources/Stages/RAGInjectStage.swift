@@ -41,7 +41,7 @@ public struct RAGInjectStage: StageKind {
         ParameterSpec("chunk_at_fields", .bool, default: .bool(false),
                       doc: "Also start a chunk (no overlap) at every unindented line, so each `Field:` of a Factbook-style document is a passage of its own."),
         ParameterSpec("mix", .map, default: .map(["retrieved": .float(0.7), "distractor_only": .float(0.15), "closed_book": .float(0.15)]),
-                      doc: "RA-DIT shares of training prompts: retrieved (top k, gold swapped in), distractor_only, closed_book."),
+                      doc: "RA-DIT shares of training prompts: retrieved (top k, gold swapped in), distractor_only, closed_book, and counterfactual (retrieved, with the answer in the passages and the target replaced: capitalised words by random capitalised words of the knowledge base, other answers by another question's answer of the same kind; Longpre et al. 2021; default 0)."),
         ParameterSpec("field_questions", .int, default: .int(0),
                       doc: "Synthetic \"What is the <field> of <entity>?\" questions from the knowledge base's `Field: value` lines added to each epoch (retrieved passages, gold found); answers of held-out questions are excluded. 0: none."),
         ParameterSpec("steps", .int, default: .int(300), doc: "Optimizer steps."),
@@ -122,12 +122,15 @@ public struct RAGInjectStage: StageKind {
             case let other?: throw PipelineError.parameter(stage: context.stageName, name: "mix.\(key)", message: "expected a number, found \(other)")
             }
         }
-        for key in mixMap.keys where !["retrieved", "distractor_only", "closed_book"].contains(key) {
+        for key in mixMap.keys where !["retrieved", "distractor_only", "closed_book", "counterfactual"].contains(key) {
             throw PipelineError.parameter(stage: context.stageName, name: "mix.\(key)",
-                                          message: "unknown share; use retrieved, distractor_only, closed_book")
+                                          message: "unknown share; use retrieved, distractor_only, closed_book, counterfactual")
         }
         let mix = RAGExampleMix(retrieved: try share("retrieved"), distractorOnly: try share("distractor_only"),
-                                closedBook: try share("closed_book"))
+                                closedBook: try share("closed_book"), counterfactual: try share("counterfactual"))
+        do { try mix.validate() } catch {
+            throw PipelineError.parameter(stage: context.stageName, name: "mix", message: "\(error)")
+        }
         let config = RAGFineTuningConfig(
             steps: steps, batchSize: try p.int("batch_size"), learningRate: try p.double("learning_rate"),
             warmupSteps: try p.int("warmup_steps"), minLearningRateRatio: 0.1, weightDecay: try p.double("weight_decay"),
@@ -138,8 +141,11 @@ public struct RAGInjectStage: StageKind {
         guard fieldQuestionCount >= 0 else {
             throw PipelineError.parameter(stage: context.stageName, name: "field_questions", message: "expected 0 or more, found \(fieldQuestionCount)")
         }
-        let fieldQuestions = fieldQuestionCount == 0 ? [] : FieldQuestionGenerator.questions(
-            from: try KnowledgeBase.load(contentsOf: try p.path("knowledge")), excluding: evalAll)
+        let documents = fieldQuestionCount > 0 || mix.counterfactual > 0 ? try KnowledgeBase.load(contentsOf: try p.path("knowledge")) : []
+        let fieldQuestions = fieldQuestionCount == 0 ? [] : FieldQuestionGenerator.questions(from: documents, excluding: evalAll)
+        // Counterfactual names: capitalised words of the knowledge base, none from a held-out answer.
+        let names = mix.counterfactual > 0 ? CounterfactualSubstitution.names(in: documents, excluding: evalAll) : []
+        if mix.counterfactual > 0 { report["counterfactual_names"] = names.count }
         if fieldQuestionCount > 0 {
             logger.info("field questions", metadata: ["available": "\(fieldQuestions.count)", "per_epoch": "\(min(fieldQuestionCount, fieldQuestions.count))"])
             report["field_questions_available"] = fieldQuestions.count
@@ -147,17 +153,21 @@ public struct RAGInjectStage: StageKind {
         context.progress(0.1, "fine-tuning")
         let summary = try tuner.train(
             makeEpoch: { epoch in
-                let builder = try RADITExampleBuilder(
+                var builder = try RADITExampleBuilder(
                     retriever: index, template: template, topK: topK, mix: mix, searchDepth: max(30, topK),
                     seed: seed &+ UInt64(epoch))
+                builder.counterfactualNames = names
                 var examples = try builder.build(train)
                 if !fieldQuestions.isEmpty {
                     // Only passages holding the answer: a synthetic question is there to be read, not guessed.
+                    // The counterfactual share applies to them too (substitutes drawn among their answers).
                     var generator = SplitMix64(state: seed &+ UInt64(epoch) &+ 0x4649_454C_44)
                     let sample = Array(fieldQuestions.shuffled(using: &generator).prefix(fieldQuestionCount))
-                    let reader = try RADITExampleBuilder(
-                        retriever: index, template: template, topK: topK, mix: RAGExampleMix(retrieved: 1, distractorOnly: 0, closedBook: 0),
+                    var reader = try RADITExampleBuilder(
+                        retriever: index, template: template, topK: topK, mix: RAGExampleMix(retrieved: mix.counterfactual > 0 ? mix.retrieved : 1, distractorOnly: 0, closedBook: 0,
+                                                                     counterfactual: mix.counterfactual),
                         searchDepth: max(30, topK), seed: seed &+ UInt64(epoch))
+                    reader.counterfactualNames = names
                     examples += try reader.build(sample).filter(\.containsAnswer)
                 }
                 return examples

@@ -60,6 +60,8 @@ final class RADITExampleBuilderTests: XCTestCase {
             case .closedBook:
                 XCTAssertEqual(example.passages, [])
                 XCTAssertEqual(example.prompt, template.closedBookPrompt(question: question.question))
+            case .counterfactual:
+                XCTFail("the default mix has no counterfactual share: \(example.id)")
             }
             XCTAssertTrue(example.prompt.hasSuffix("Question: \(question.question)\nAnswer:"))
             XCTAssertEqual(example.prompt.components(separatedBy: "Passage [").count - 1, example.passages.count)
