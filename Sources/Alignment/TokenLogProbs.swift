@@ -1,4 +1,5 @@
 // Log-softmax gather of token log-probabilities from logits, entropy, and their gradients.
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -9,6 +10,11 @@ import Darwin
 // Temperature T: every function works on `logits / T` (the sampling distribution), as Huang et al.
 // ("The N Implementation Details of RLHF with PPO", detail 12) require when rescoring; TRL PPOv2
 // divides by `T + 1e-7`, we divide by `T` exactly.
+// Rows are split over the compute threads (`parallelRanges`); each row's sums run in one thread in the same
+// order, so results do not depend on the thread count.
+
+/// Rows per thread below which a loop over `[N, V]` logits stays serial.
+let rowsPerThread = 8
 
 // MARK: - Log-probabilities
 
@@ -26,13 +32,16 @@ public func gatherLogProbs(logits: UnsafeBufferPointer<Float>, tokens: [Int32], 
     let N = tokens.count
     precondition(logits.count == N * V, "logits must be [N, V] with N = tokens.count")
     let invT = 1 / Double(temperature)
+    for tok in tokens { precondition(tok >= 0 && Int(tok) < V, "token \(tok) outside the vocabulary 0..<\(V)") }
     var out = [Float](repeating: 0, count: N)
-    for i in 0..<N {
-        let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
-        let tok = Int(tokens[i])
-        precondition(tok >= 0 && tok < V, "token \(tok) outside the vocabulary 0..<\(V)")
-        let lse = logSumExp(row, invT: invT)
-        out[i] = Float(Double(row[tok]) * invT - lse)
+    out.withUnsafeMutableBufferPointer { o in
+        parallelRanges(N, minPerThread: rowsPerThread) { range in
+            for i in range {
+                let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
+                let lse = logSumExp(row, invT: invT)
+                o[i] = Float(Double(row[Int(tokens[i])]) * invT - lse)
+            }
+        }
     }
     return out
 }
@@ -58,15 +67,17 @@ public func gatherLogProbsBackward(dlogits: UnsafeMutableBufferPointer<Float>, l
     let N = tokens.count
     precondition(logits.count == N * V && dlogits.count == N * V && weights.count == N, "shapes: logits/dlogits [N, V], weights [N]")
     let invT = 1 / Double(temperature)
-    for i in 0..<N where weights[i] != 0 {
-        let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
-        let lse = logSumExp(row, invT: invT)
-        let w = Double(weights[i]) * invT
-        for j in 0..<V {
-            let p = exp(Double(row[j]) * invT - lse)
-            dlogits[i * V + j] += Float(-w * p)
+    parallelRanges(N, minPerThread: rowsPerThread) { range in
+        for i in range where weights[i] != 0 {
+            let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
+            let lse = logSumExp(row, invT: invT)
+            let w = Double(weights[i]) * invT
+            for j in 0..<V {
+                let p = exp(Double(row[j]) * invT - lse)
+                dlogits[i * V + j] += Float(-w * p)
+            }
+            dlogits[i * V + Int(tokens[i])] += Float(w)
         }
-        dlogits[i * V + Int(tokens[i])] += Float(w)
     }
 }
 
@@ -94,15 +105,19 @@ public func entropy(logits: UnsafeBufferPointer<Float>, rows N: Int, vocabSize V
     precondition(logits.count == N * V, "logits must be [N, V]")
     let invT = 1 / Double(temperature)
     var out = [Float](repeating: 0, count: N)
-    for i in 0..<N {
-        let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
-        let lse = logSumExp(row, invT: invT)
-        var pz = 0.0
-        for j in 0..<V {
-            let z = Double(row[j]) * invT
-            pz += exp(z - lse) * z
+    out.withUnsafeMutableBufferPointer { o in
+        parallelRanges(N, minPerThread: rowsPerThread) { range in
+            for i in range {
+                let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
+                let lse = logSumExp(row, invT: invT)
+                var pz = 0.0
+                for j in 0..<V {
+                    let z = Double(row[j]) * invT
+                    pz += exp(z - lse) * z
+                }
+                o[i] = Float(lse - pz)
+            }
         }
-        out[i] = Float(lse - pz)
     }
     return out
 }
