@@ -90,6 +90,8 @@ public struct ResponseForward {
     public var logits: [Float]
     /// Final-norm hidden states at the response positions `[R*L, C]` (for the value head's gradient).
     public var hidden: [Float]
+    /// `logsumexp(logits / temperature)` per response position `[R*L]` (reused by the update's backward).
+    public var logSumExp: [Double]
 }
 
 /// Runs `model` on rollout rows and gathers log-probabilities (at `temperature`) and values at the
@@ -122,6 +124,8 @@ public func responseForward(model: LlamaModel, input: LlamaInput, responses: [In
             }
         }
     }
-    let lp = gatherLogProbs(logits: logits, tokens: responses, vocabSize: v, temperature: temperature)
-    return ResponseForward(logProbs: lp, values: values, logits: logits, hidden: hidden)
+    let (lp, lse) = logits.withUnsafeBufferPointer {
+        gatherLogProbsAndLogSumExp(logits: $0, tokens: responses, vocabSize: v, temperature: temperature)
+    }
+    return ResponseForward(logProbs: lp, values: values, logits: logits, hidden: hidden, logSumExp: lse)
 }

@@ -243,12 +243,16 @@ public final class PPOTrainer {
                                        mask: mask, cliprange: config.cliprange)
         let vl = try clippedValueLoss(newValues: fwd.values, oldValues: pick(r.values), returns: pick(r.returns), mask: mask,
                                       cliprangeValue: config.cliprangeValue)
-        let ent = entropy(logits: fwd.logits, rows: rows.count * l, vocabSize: v, temperature: config.temperature)
+        // Entropy (for policy/entropy_avg) and the policy-loss gradient in one pass over the response logits.
+        var dLogitsResp = [Float](repeating: 0, count: rows.count * l * v)
+        let ent = dLogitsResp.withUnsafeMutableBufferPointer { d in
+            fwd.logits.withUnsafeBufferPointer { lg in
+                entropyAndGatherLogProbsBackward(dlogits: d, logits: lg, logSumExp: fwd.logSumExp, tokens: responses,
+                                                 weights: pl.dNewLogProbs, vocabSize: v, temperature: config.temperature)
+            }
+        }
         let entMean = try maskedMean(ent, mask: mask)
         // Gradients at the response positions, scattered into [R*T, V] and [R*T, C].
-        var dLogitsResp = [Float](repeating: 0, count: rows.count * l * v)
-        gatherLogProbsBackward(dlogits: &dLogitsResp, logits: fwd.logits, tokens: responses, weights: pl.dNewLogProbs,
-                               vocabSize: v, temperature: config.temperature)
         let t = input.seqLen
         let dLogits = Tensor(shape: [rows.count * t, v]), dHidden = Tensor(shape: [rows.count * t, c])
         for i in 0..<rows.count {

@@ -46,6 +46,81 @@ public func gatherLogProbs(logits: UnsafeBufferPointer<Float>, tokens: [Int32], 
     return out
 }
 
+/// `gatherLogProbs` that also returns each row's `logsumexp(z_i / T)`, for `entropyAndGatherLogProbsBackward`
+/// to reuse (one pass over the vocabulary fewer per row).
+/// - Parameters: as `gatherLogProbs`.
+/// - Returns: log-probabilities `[N]` (nats) and log-sum-exps `[N]`; the log-probabilities equal `gatherLogProbs`'s bit for bit.
+public func gatherLogProbsAndLogSumExp(logits: UnsafeBufferPointer<Float>, tokens: [Int32], vocabSize V: Int,
+                                       temperature: Float = 1) -> (logProbs: [Float], logSumExp: [Double]) {
+    let N = tokens.count
+    precondition(logits.count == N * V, "logits must be [N, V] with N = tokens.count")
+    for tok in tokens { precondition(tok >= 0 && Int(tok) < V, "token \(tok) outside the vocabulary 0..<\(V)") }
+    let invT = 1 / Double(temperature)
+    var out = [Float](repeating: 0, count: N), lses = [Double](repeating: 0, count: N)
+    out.withUnsafeMutableBufferPointer { o in
+        lses.withUnsafeMutableBufferPointer { ls in
+            parallelRanges(N, minPerThread: rowsPerThread) { range in
+                for i in range {
+                    let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
+                    let lse = logSumExp(row, invT: invT)
+                    ls[i] = lse
+                    o[i] = Float(Double(row[Int(tokens[i])]) * invT - lse)
+                }
+            }
+        }
+    }
+    return (out, lses)
+}
+
+/// `entropy` and `gatherLogProbsBackward` in one pass over each row, given the rows' log-sum-exps
+/// (`gatherLogProbsAndLogSumExp`): returns `H_i` and adds `w_i * (1[j == tok_i] - p_ij) / T` into `dlogits`.
+/// Both results equal the separate functions' bit for bit (same terms, same order). Used by the PPO update,
+/// which needs the entropy for `policy/entropy_avg` and the gradient of the policy loss.
+/// - Parameters:
+///   - dlogits: `[N, V]`, accumulated into.
+///   - logits: `[N, V]`.
+///   - logSumExp: `[N]`, `logsumexp(z_i / T)` of the same logits at the same temperature.
+///   - tokens: `[N]`.
+///   - weights: `[N]` (rows with weight 0 get no gradient, but their entropy).
+///   - vocabSize: V.
+///   - temperature: T > 0.
+/// - Returns: entropies `[N]` (nats).
+public func entropyAndGatherLogProbsBackward(dlogits: UnsafeMutableBufferPointer<Float>, logits: UnsafeBufferPointer<Float>,
+                                             logSumExp: [Double], tokens: [Int32], weights: [Float], vocabSize V: Int,
+                                             temperature: Float = 1) -> [Float] {
+    let N = tokens.count
+    precondition(logits.count == N * V && dlogits.count == N * V && weights.count == N && logSumExp.count == N,
+                 "shapes: logits/dlogits [N, V], weights/logSumExp [N]")
+    let invT = 1 / Double(temperature)
+    var out = [Float](repeating: 0, count: N)
+    out.withUnsafeMutableBufferPointer { o in
+        parallelRanges(N, minPerThread: rowsPerThread) { range in
+            for i in range {
+                let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
+                let lse = logSumExp[i]
+                let w = Double(weights[i]) * invT
+                var pz = 0.0
+                if weights[i] != 0 {
+                    for j in 0..<V {
+                        let z = Double(row[j]) * invT
+                        let p = exp(z - lse)
+                        pz += p * z
+                        dlogits[i * V + j] += Float(-w * p)
+                    }
+                    dlogits[i * V + Int(tokens[i])] += Float(w)
+                } else {
+                    for j in 0..<V {
+                        let z = Double(row[j]) * invT
+                        pz += exp(z - lse) * z
+                    }
+                }
+                o[i] = Float(lse - pz)
+            }
+        }
+    }
+    return out
+}
+
 /// Array convenience of `gatherLogProbs(logits:tokens:vocabSize:temperature:)`.
 public func gatherLogProbs(logits: [Float], tokens: [Int32], vocabSize: Int, temperature: Float = 1) -> [Float] {
     logits.withUnsafeBufferPointer { gatherLogProbs(logits: $0, tokens: tokens, vocabSize: vocabSize, temperature: temperature) }
