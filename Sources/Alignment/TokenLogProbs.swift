@@ -29,21 +29,7 @@ let rowsPerThread = 8
 /// - Returns: `[N]` (nats, <= 0).
 public func gatherLogProbs(logits: UnsafeBufferPointer<Float>, tokens: [Int32], vocabSize V: Int,
                            temperature: Float = 1) -> [Float] {
-    let N = tokens.count
-    precondition(logits.count == N * V, "logits must be [N, V] with N = tokens.count")
-    let invT = 1 / Double(temperature)
-    for tok in tokens { precondition(tok >= 0 && Int(tok) < V, "token \(tok) outside the vocabulary 0..<\(V)") }
-    var out = [Float](repeating: 0, count: N)
-    out.withUnsafeMutableBufferPointer { o in
-        parallelRanges(N, minPerThread: rowsPerThread) { range in
-            for i in range {
-                let row = UnsafeBufferPointer(rebasing: logits[(i * V)..<((i + 1) * V)])
-                let lse = logSumExp(row, invT: invT)
-                o[i] = Float(Double(row[Int(tokens[i])]) * invT - lse)
-            }
-        }
-    }
-    return out
+    gatherLogProbsAndLogSumExp(logits: logits, tokens: tokens, vocabSize: V, temperature: temperature).logProbs
 }
 
 /// `gatherLogProbs` that also returns each row's `logsumexp(z_i / T)`, for `entropyAndGatherLogProbsBackward`
