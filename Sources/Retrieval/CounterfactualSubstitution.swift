@@ -64,8 +64,11 @@ public struct CounterfactualSubstitution: Sendable {
     /// The passages with one of `answers` replaced by a substitute, and the substitute.
     ///
     /// The first answer found verbatim (case-sensitive, as whole words) in a passage is replaced at every
-    /// such place in every passage, title included. The substitute is drawn (seeded) from answers of the same kind whose SQuAD-normalised form differs from
-    /// every answer of the question and which no passage already contains.
+    /// such place in every passage, title included. The substitute is drawn (seeded) from answers of the
+    /// same kind whose SQuAD-normalised form differs from every answer of the question and which no passage
+    /// already contains; for an answer with a capitalised word, a name substitute (`nameSubstitute`) then
+    /// takes its place when one qualifies (the draw above still runs, so the seeded stream is that of the
+    /// measured runs in `benchmarks/results/rag-factbook.md`).
     /// - Parameters:
     ///   - passages: the prompt's passages, one holding an answer.
     ///   - question: the question text (chooses the kind).
@@ -80,9 +83,10 @@ public struct CounterfactualSubstitution: Sendable {
             !answer.isEmpty && passages.contains { !Self.wordRanges(of: answer, in: $0.text).isEmpty }
         }) else { return nil }
         let normalisedAnswers = Set(answers.map(SQuADMetrics.normalize))
+        let passageTokens = passages.map { SQuADMetrics.passageTokens($0.text) }   // once, not per candidate
         let eligible = { (candidate: String) in
             !normalisedAnswers.contains(SQuADMetrics.normalize(candidate))
-                && !passages.contains { SQuADMetrics.contains(passage: $0.text, answer: candidate) }
+                && !passageTokens.contains { SQuADMetrics.contains(passageTokens: $0, answer: candidate) }
         }
         // A few seeded draws from the kind's answers, then an exhaustive pass; then the same over all answers.
         var replacement: String?

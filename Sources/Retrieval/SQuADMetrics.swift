@@ -85,9 +85,17 @@ public enum SQuADMetrics {
     /// (so "1" is not found inside "1776"), as DPR's `has_answer` does (Karpukhin et al. 2020, sec. 5.1).
     /// An answer that normalises to nothing is never contained.
     public static func contains(passage: String, answer: String) -> Bool {
+        contains(passageTokens: passageTokens(passage), answer: answer)
+    }
+
+    /// The normalised tokens of a passage, for `contains(passageTokens:answer:)` when many answers are
+    /// looked up in the same passage.
+    static func passageTokens(_ passage: String) -> [String] { tokens(of: normalize(passage)) }
+
+    /// `contains(passage:answer:)` on a passage already split by `passageTokens`.
+    static func contains(passageTokens haystack: [String], answer: String) -> Bool {
         let needle = tokens(of: normalize(answer))
         guard !needle.isEmpty else { return false }
-        let haystack = tokens(of: normalize(passage))
         guard haystack.count >= needle.count else { return false }
         for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
             if Array(haystack[start..<(start + needle.count)]) == needle { return true }
