@@ -91,7 +91,12 @@ final class LabelTerminalTests: XCTestCase {
         try send("s")
 
         // The long comparison is paged.
-        lines = try waitFor(text: "Long prompt?")
+        // Wait for the whole frame: the body can be drawn before the status line is (a capture between the
+        // two showed the previous comparison's "[page 1/1]"); a timeout here fails the test.
+        lines = try waitFor("the long comparison with a multi-page status") { screen in
+            screen.contains { $0.contains("Long prompt?") }
+                && screen.contains { $0.contains("[page 1/") && !$0.contains("[page 1/1]") }
+        }
         let pages = try XCTUnwrap(lines.last { $0.contains("[page 1/") })
         XCTAssertFalse(pages.contains("[page 1/1]"), pages)
         try send(" ")
