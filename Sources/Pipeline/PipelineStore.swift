@@ -44,12 +44,17 @@ public final class PipelineStore: @unchecked Sendable {
         config.label = "rlhf"
         let path = databaseURL.path
         do {
+            // Open and migrate under an exclusive file lock. Two openers of a fresh database both switch it
+            // to WAL, which needs an exclusive SQLite lock that is refused at once (SQLITE_BUSY, no busy wait)
+            // while the other holds a shared one; and both would see "not migrated" and race to create tables.
+            let openLock = FileLock(databaseURL.appendingPathExtension("migrate.lock"))
+            let deadline = Date().addingTimeInterval(busyTimeout)
+            while try !openLock.tryLock() {
+                guard Date() < deadline else { throw DatabaseError(resultCode: .SQLITE_BUSY) }
+                Thread.sleep(forTimeInterval: 0.02)
+            }
+            defer { openLock.unlock() }
             pool = try DatabasePool(path: path, configuration: config)
-            // Two processes opening a fresh work directory at once would both see "not migrated" and race
-            // to create the tables: migrate under an exclusive file lock.
-            let migrationLock = FileLock(databaseURL.appendingPathExtension("migrate.lock"))
-            while try !migrationLock.tryLock() { Thread.sleep(forTimeInterval: 0.02) }
-            defer { migrationLock.unlock() }
             try Migrations.migrator.migrate(pool)
         } catch {
             throw PipelineStore.describe(error, path: path)
